@@ -9,37 +9,19 @@ modules are imported on first use, so ``import course_utils.checks`` stays cheap
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from .._lazy import lazy_exports
 from ._core import CheckFailure, exercise, expect, expect_close
 
-__all__ = ["CheckFailure", "exercise", "expect", "expect_close", "week_modules"]
+__all__ = ["CheckFailure", "exercise", "expect", "expect_close"]
 
-
-def week_modules() -> list[str]:
-    """Names of the per-week check modules, in order."""
-    return sorted(
-        info.name for info in pkgutil.iter_modules(__path__) if info.name.startswith("week")
-    )
+_getattr, __dir__ = lazy_exports(__name__, __path__, prefix="week")
 
 
 def __getattr__(name: str):
-    if name.startswith("_"):
-        raise AttributeError(name)
-    for module_name in week_modules():
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        if name in getattr(module, "__all__", ()):
-            return getattr(module, name)
-    raise AttributeError(
-        f"`course_utils.checks` has no check named {name!r}; "
-        "did you run the set-up cell, and is the name spelled as in the notebook?"
-    )
-
-
-def __dir__() -> list[str]:
-    names = set(__all__)
-    for module_name in week_modules():
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        names.update(getattr(module, "__all__", ()))
-    return sorted(names)
+    try:
+        return _getattr(name)
+    except AttributeError:
+        raise AttributeError(
+            f"`course_utils.checks` has no check named {name!r}; "
+            "did you run the set-up cell, and is the name spelled as in the notebook?"
+        ) from None
