@@ -19,6 +19,8 @@ JOBS   ?= 2
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
           --nbval-cell-timeout 900
 LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: help setup lab test lint unit notebooks-test student solutions bench clean
 
@@ -37,7 +39,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@echo "environment ready in $(VENV)"
 
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ARGS) notebooks/00_getting_started.ipynb
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(AS_ROOT) $(LAB_ARGS) notebooks/00_getting_started.ipynb
 
 test: setup lint unit notebooks-test
 
