@@ -23,6 +23,7 @@ LAB_ARGS ?=
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: help setup lab test lint unit notebooks-test student solutions bench clean
+.PHONY: colab html browser
 
 help:
 	@sed -n '1,5p' Makefile
@@ -60,6 +61,30 @@ solutions: setup
 
 bench: setup
 	$(PY) benchmarks/solvers.py
+
+# Colab bundles: build/colab/NN_*.ipynb (student) and NN_*_solutions.ipynb, each carrying
+# course_utils inside its set-up cell (tools/colab.py).
+colab: setup
+	$(PY) tools/colab.py
+
+# The course site: build/html/index.html, one page per notebook, the Colab bundles and,
+# when Chromium is installed (`make browser`), screenshots (tools/site.py).
+html: setup
+	$(PY) tools/site.py
+
+# Headless Chromium for the site's screenshot test: Debian's `chromium`, installed only
+# when it is missing and apt-get can run (as root, as in CI); otherwise the test skips.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium (headless screenshots of the course site)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	   apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) \
+	  || echo "warning: could not install chromium; the screenshot test will skip"; \
+	else echo "note: chromium missing and not installable here (needs root and apt-get);" \
+	  "the screenshot test will skip"; fi
+
+unit: browser
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .hypothesis
