@@ -61,6 +61,7 @@ solutions: setup
 
 bench: setup
 	$(PY) benchmarks/solvers.py
+	$(PY) benchmarks/adjoint.py
 
 # Colab bundles: build/colab/NN_*.ipynb (student) and NN_*_solutions.ipynb, each carrying
 # course_utils inside its set-up cell (tools/colab.py).

@@ -1,0 +1,499 @@
+"""Checks for ``05_adjoint_autodiff``.
+
+Every check compares the student's code with independent truth: torch autograd
+(``torch.autograd.grad``, ``torch.func``), central differences, and closed forms
+(``scipy.linalg.expm``). torch is imported inside the checks, never at module import.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._core import CheckFailure, as_array, call, exercise, expect, expect_close
+
+__all__ = [
+    "value_ops",
+    "backward_pass",
+    "dual_ops",
+    "forward_jacobian",
+    "linear_adjoint_gradient",
+    "linear_ode_gradients",
+    "augmented_dynamics",
+]
+
+
+def _torch_grads(fn, values):
+    """Value and gradient of a torch expression ``fn(*inputs)`` at float ``values``."""
+    import torch
+
+    inputs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
+    out = fn(*inputs)
+    grads = torch.autograd.grad(out, inputs, allow_unused=True)
+    return out.item(), [0.0 if g is None else g.item() for g in grads]
+
+
+# ----------------------------------------------------------------------------- section 1
+@exercise("value_ops")
+def value_ops(value_mul, value_tanh) -> str:
+    """Check the reverse-mode primitives ``value_mul(a, b)`` and ``value_tanh(a)``.
+
+    Truth: torch autograd of the same expressions (section 1.2).
+    """
+    import torch
+
+    from ..autodiff import Value
+
+    def product(xa, xb):
+        a, b = Value(xa), Value(xb)
+        out = call(value_mul, a, b)
+        expect(isinstance(out, Value), "`value_mul` must return a new `Value` node.")
+        return a, b, out
+
+    for xa, xb in [(0.7, -1.3), (-2.0, 0.25)]:
+        a, b, out = product(xa, xb)
+        expect_close(out.data, xa * xb, "`value_mul`: the node's `data` is not the product.",
+                     name="value_mul(a, b).data")
+        expect(any(p is a for p in out._parents) and any(p is b for p in out._parents),
+               "`value_mul`: create the output as `Value(data, (a, b), '*')` so that the "
+               "backward pass can find its parents.")
+        out.backward()
+        _, (grad_a, grad_b) = _torch_grads(lambda s, t: s * t, [xa, xb])
+        expect(math.isclose(a.grad, grad_a, rel_tol=1e-12, abs_tol=1e-14)
+               and math.isclose(b.grad, grad_b, rel_tol=1e-12, abs_tol=1e-14),
+               "`value_mul`: the closure does not give ∂(a·b)/∂a and ∂(a·b)/∂b; each parent "
+               "receives the *other* factor times `out.grad`.")
+    a = Value(1.5)
+    out = call(value_mul, a, a)
+    out.backward()
+    expect(math.isclose(a.grad, 3.0, rel_tol=1e-12),
+           "`value_mul(a, a)` gives the wrong gradient: a node used twice must receive both "
+           "contributions — accumulate with `+=`, never assign with `=`.")
+
+    for xa in [0.3, -1.7, 0.0]:
+        a = Value(xa)
+        out = call(value_tanh, a)
+        expect(isinstance(out, Value), "`value_tanh` must return a new `Value` node.")
+        expect_close(out.data, math.tanh(xa), "`value_tanh`: the node's `data` is wrong.",
+                     name="value_tanh(a).data")
+        expect(any(p is a for p in out._parents),
+               "`value_tanh`: record the input as the new node's parent.")
+        out.backward()
+        _, (grad,) = _torch_grads(torch.tanh, [xa])
+        expect(math.isclose(a.grad, grad, rel_tol=1e-12, abs_tol=1e-14),
+               "`value_tanh`: the local derivative is wrong; differentiate tanh and express "
+               "it through tanh itself.")
+
+    # a composite expression that uses both, with a shared input
+    xa, xb = 0.4, -0.9
+    a, b = Value(xa), Value(xb)
+    out = call(value_tanh, call(value_mul, call(value_tanh, call(value_mul, a, b)), a))
+    out.backward()
+    value, grads = _torch_grads(lambda s, t: torch.tanh(torch.tanh(s * t) * s), [xa, xb])
+    expect_close([out.data, a.grad, b.grad], [value] + grads,
+                 "Each primitive is right alone but the composite tanh(tanh(a·b)·a) is not: "
+                 "make the closures read `out.grad` when they run, not when they are made.",
+                 rtol=1e-10, atol=1e-12, name="value and gradients of the composite")
+    return "values and gradients equal torch autograd, shared inputs accumulate"
+
+
+def _graphs():
+    """Expressions over library Values, with their torch twins."""
+    import torch
+
+    from .. import autodiff as ad
+
+    def diamond(lib_exp, lib_sin, x, y):
+        u = x * y
+        v = lib_sin(u) + u * u  # u is used three times
+        return lib_exp(-v) * x + v / (1.0 + y * y)
+
+    def chain(lib_tanh, x, y):
+        z = x
+        for _ in range(40):
+            z = lib_tanh(z * y + 0.3)
+        return z * x
+
+    cases = []
+    for xv, yv in [(0.6, -0.8), (-1.1, 0.35)]:
+        cases.append((lambda x, y: diamond(ad.exp, ad.sin, x, y),
+                      lambda x, y: diamond(torch.exp, torch.sin, x, y), (xv, yv)))
+        cases.append((lambda x, y: chain(ad.tanh, x, y),
+                      lambda x, y: chain(torch.tanh, x, y), (xv, yv)))
+    return cases
+
+
+@exercise("backward_pass")
+def backward_pass(backward_pass) -> str:
+    """Check ``backward_pass(root)``: topological sort plus a reverse sweep.
+
+    Truth: torch autograd of the same expressions (a diamond with shared nodes, and a
+    40-step chain), and central differences for an intermediate node (section 1.2).
+    """
+    from ..autodiff import Value
+
+    for lib_fn, torch_fn, (xv, yv) in _graphs():
+        x, y = Value(xv), Value(yv)
+        root = lib_fn(x, y)
+        result = call(backward_pass, root)
+        expect(result is None or result is root,
+               "`backward_pass` should fill in `.grad` on the nodes and return nothing.")
+        _, grads = _torch_grads(torch_fn, [xv, yv])
+        expect(abs(root.grad - 1.0) < 1e-15,
+               "After the sweep the root's grad should be ∂root/∂root: seed it before "
+               "sweeping.")
+        expect(np.allclose([x.grad, y.grad], grads, rtol=1e-10, atol=1e-12),
+               "The inputs' gradients differ from torch's: every node must run its "
+               "`_backward` only after all of its children have run (reverse topological "
+               "order), and each node exactly once.")
+        call(backward_pass, root)
+        expect(np.allclose([x.grad, y.grad], grads, rtol=1e-10, atol=1e-12),
+               "A second call on the same graph gives different gradients: reset every "
+               "node's grad to 0 before the sweep.")
+
+    # an intermediate node: ∂root/∂u for root = u**2 + sin(u), u = x * 3
+    x = Value(0.2)
+    u = x * 3.0
+    root = u * u + u.sin()
+    call(backward_pass, root)
+    step = 1e-6
+    plain = lambda w: w * w + math.sin(w)
+    central = (plain(0.6 + step) - plain(0.6 - step)) / (2 * step)
+    expect(math.isclose(u.grad, central, rel_tol=1e-7),
+           "An intermediate node's grad is wrong: the sweep must visit every node below "
+           "the root, not only the inputs.")
+    return "gradients equal torch autograd on 5 graphs, repeated calls agree"
+
+
+@exercise("dual_ops")
+def dual_ops(dual_mul, dual_sin) -> str:
+    """Check the forward-mode primitives ``dual_mul(a, b)`` and ``dual_sin(a)``.
+
+    Truth: central differences along the seeded direction, and ``torch.func.jvp``
+    (section 1.3).
+    """
+    import torch
+
+    from ..autodiff import Dual
+
+    step = 1e-6
+    for (xa, da), (xb, db) in [((0.7, 1.0), (-1.3, 0.0)), ((-2.0, 0.5), (0.25, -3.0))]:
+        out = call(dual_mul, Dual(xa, da), Dual(xb, db))
+        expect(isinstance(out, Dual), "`dual_mul` must return a `Dual`.")
+        plus = (xa + step * da) * (xb + step * db)
+        minus = (xa - step * da) * (xb - step * db)
+        central = (plus - minus) / (2 * step)
+        expect_close(out.value, xa * xb, "`dual_mul`: the value part is wrong.",
+                     name="dual_mul(a, b).value")
+        expect_close(out.tangent, central,
+                     "`dual_mul`: the tangent is not the product rule applied to the two "
+                     "tangents.", rtol=1e-7, atol=1e-9, name="dual_mul(a, b).tangent")
+    for xa, da in [(0.3, 1.0), (2.5, -0.7), (0.0, 2.0)]:
+        out = call(dual_sin, Dual(xa, da))
+        expect(isinstance(out, Dual), "`dual_sin` must return a `Dual`.")
+        central = (math.sin(xa + step * da) - math.sin(xa - step * da)) / (2 * step)
+        expect_close([out.value, out.tangent], [math.sin(xa), central],
+                     "`dual_sin`: value or tangent wrong — the chain rule multiplies the "
+                     "local derivative by the incoming tangent.", rtol=1e-7, atol=1e-9,
+                     name="(dual_sin(a).value, .tangent)")
+    # composite: sin(x * sin(x * y)) along (dx, dy) against torch.func.jvp
+    xv, yv, dx, dy = 0.8, -0.6, 0.3, 1.2
+    x, y = Dual(xv, dx), Dual(yv, dy)
+    out = call(dual_sin, call(dual_mul, x, call(dual_sin, call(dual_mul, x, y))))
+    primals = (torch.tensor(xv, dtype=torch.float64), torch.tensor(yv, dtype=torch.float64))
+    tangents = (torch.tensor(dx, dtype=torch.float64), torch.tensor(dy, dtype=torch.float64))
+    value, tangent = torch.func.jvp(lambda s, t: torch.sin(s * torch.sin(s * t)), primals,
+                                    tangents)
+    expect_close([out.value, out.tangent], [value.item(), tangent.item()],
+                 "The composite sin(x·sin(x·y)) is wrong although the pieces pass — does "
+                 "`dual_mul` use both tangents?", rtol=1e-10, atol=1e-12,
+                 name="value and tangent of the composite")
+    return "values and tangents equal central differences and torch.func.jvp"
+
+
+# ----------------------------------------------------------------------------- section 2
+def _scalar_function(x):
+    from .. import autodiff as ad
+
+    a, b, c = x
+    return ad.sin(a * b) + ad.exp(-c * c) * a - b / (2.0 + a * a)
+
+
+def _scalar_function_torch(z):
+    import torch
+
+    a, b, c = z
+    return torch.sin(a * b) + torch.exp(-c * c) * a - b / (2.0 + a * a)
+
+
+def _vector_function(x):
+    from .. import autodiff as ad
+
+    (s,) = x
+    out, z = [], s
+    for k in range(4):
+        z = ad.tanh(z * (1.0 + 0.5 * k)) + s
+        out.append(z)
+    return out
+
+
+def _vector_function_torch(z):
+    import torch
+
+    (s,) = z
+    out, w = [], s
+    for k in range(4):
+        w = torch.tanh(w * (1.0 + 0.5 * k)) + s
+        out.append(w)
+    return torch.stack(out)
+
+
+@exercise("forward_jacobian")
+def forward_jacobian(forward_jacobian) -> str:
+    """Check ``forward_jacobian(f, x)``: one dual-number pass per input.
+
+    Truth: ``torch.autograd.functional.jacobian`` of the same functions (section 2).
+    """
+    import torch
+
+    from .. import autodiff as ad
+
+    cases = [
+        (_scalar_function, _scalar_function_torch, [0.4, -1.2, 0.7], (1, 3)),
+        (_vector_function, _vector_function_torch, [0.3], (4, 1)),
+    ]
+    for f, f_torch, x, shape in cases:
+        with ad.count_operations() as ops:
+            jac = as_array(call(forward_jacobian, f, x), "forward_jacobian(f, x)")
+        expect(jac.shape == shape,
+               f"For f: R^{shape[1]} -> R^{shape[0]} return an array of shape {shape} "
+               "(outputs × inputs; a scalar f gives one row).")
+        expect(ops.backward == 0,
+               "Use forward mode — `Dual` inputs with unit tangents — not `Value` and "
+               "`.backward()`.")
+        exact = torch.autograd.functional.jacobian(f_torch, torch.tensor(x, dtype=torch.float64))
+        expect_close(jac, exact.numpy().reshape(shape),
+                     "Some entries differ from torch's Jacobian: pass j seeds input j with "
+                     "tangent 1 and every other input with tangent 0, and fills column j.",
+                     rtol=1e-10, atol=1e-12, name="your Jacobian")
+        expect(ops.forward <= shape[1] * 40,
+               "More dual operations than one pass per input needs: evaluate `f` once per "
+               "input.")
+    return "Jacobians of R^3 -> R and R -> R^4 equal torch's, with one pass per input"
+
+
+# ----------------------------------------------------------------------------- section 3
+def _linear_system(num_unknowns, num_params, seed):
+    rng = np.random.default_rng(seed)
+    a0 = 3.0 * np.eye(num_unknowns) + rng.standard_normal((num_unknowns, num_unknowns)) / 3
+    da = rng.standard_normal((num_params, num_unknowns, num_unknowns)) / 4
+    b0 = rng.standard_normal(num_unknowns)
+    db = rng.standard_normal((num_params, num_unknowns))
+    target = rng.standard_normal(num_unknowns)
+    p = rng.standard_normal(num_params) / 3
+    return a0, da, b0, db, target, p
+
+
+@exercise("linear_adjoint_gradient")
+def linear_adjoint_gradient(linear_adjoint_gradient) -> str:
+    """Check ``linear_adjoint_gradient(A, dA_dp, b, db_dp, grad_g)`` = dg/dp.
+
+    The system is ``A(p) = A0 + Σ p_k A_k``, ``b(p) = b0 + Σ p_k b_k``; the truth is
+    torch autograd through ``torch.linalg.solve`` and central differences (section 3).
+    """
+    import torch
+
+    for num_unknowns, num_params, seed in [(5, 3, 0), (8, 6, 1)]:
+        a0, da, b0, db, target, p = _linear_system(num_unknowns, num_params, seed)
+
+        def objective_np(x, target=target):
+            return 0.5 * np.sum((x - target) ** 2) + np.sum(np.sin(x))
+
+        def grad_g(x, target=target):
+            x = np.asarray(x, dtype=float)
+            return (x - target) + np.cos(x)
+
+        def assemble(q, a0=a0, da=da, b0=b0, db=db):
+            return a0 + np.einsum("k,kij->ij", q, da), b0 + q @ db
+
+        a, b = assemble(p)
+        result = as_array(call(linear_adjoint_gradient, a, da, b, db, grad_g),
+                          "linear_adjoint_gradient(...)")
+        expect(result.shape == (num_params,),
+               f"Return one derivative per parameter: shape ({num_params},), got "
+               f"{result.shape}.")
+        pt = torch.tensor(p, requires_grad=True)
+        at = torch.tensor(a0) + torch.einsum("k,kij->ij", pt, torch.tensor(da))
+        bt = torch.tensor(b0) + pt @ torch.tensor(db)
+        xt = torch.linalg.solve(at, bt)
+        gt = 0.5 * ((xt - torch.tensor(target)) ** 2).sum() + torch.sin(xt).sum()
+        (exact,) = torch.autograd.grad(gt, pt)
+        central = np.empty(num_params)
+        step = 1e-6
+        for k in range(num_params):
+            e = np.zeros(num_params)
+            e[k] = step
+            plus = objective_np(np.linalg.solve(*assemble(p + e)))
+            minus = objective_np(np.linalg.solve(*assemble(p - e)))
+            central[k] = (plus - minus) / (2 * step)
+        if np.allclose(result, -exact.numpy(), rtol=1e-6, atol=1e-9):
+            raise CheckFailure("Your gradient has the wrong sign: differentiate A x = b, "
+                               "A x_p = b_p - A_p x, before taking the inner product "
+                               "with λ.")
+        expect_close(result, exact.numpy(),
+                     "dg/dp differs from autograd: solve Aᵀλ = ∇g(x) (transpose!) and "
+                     "combine λ with ∂b/∂p and ∂A/∂p·x.", rtol=1e-7, atol=1e-10,
+                     name="your dg/dp")
+        expect_close(result, central, "dg/dp differs from central differences.",
+                     rtol=1e-5, atol=1e-7, name="your dg/dp")
+    return "dg/dp equals autograd through torch.linalg.solve and central differences"
+
+
+# ----------------------------------------------------------------------------- section 4
+def _ode_case(size, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((size, size)) / 2 - 0.3 * np.eye(size)
+    y0 = rng.standard_normal(size)
+    target = rng.standard_normal(size)
+    return a, y0, target
+
+
+@exercise("linear_ode_gradients")
+def linear_ode_gradients(linear_ode_gradients) -> str:
+    """Check ``linear_ode_gradients(A, y0, T, grad_g) = (∂L/∂y0, ∂L/∂A)`` for
+    ``L = g(y(T))``, ``y' = A y``.
+
+    Truth: torch autograd through ``torch.linalg.matrix_exp`` and central differences
+    through ``scipy.linalg.expm`` (section 4).
+    """
+    import torch
+    from scipy.linalg import expm
+
+    for size, horizon, seed in [(2, 1.0, 0), (3, 1.7, 1)]:
+        a, y0, target = _ode_case(size, seed)
+
+        def grad_g(y, target=target):
+            y = np.asarray(y, dtype=float)
+            return (y - target) + y**2
+
+        def loss_np(a_, y0_, horizon=horizon, target=target):
+            y_end = expm(a_ * horizon) @ y0_
+            return 0.5 * np.sum((y_end - target) ** 2) + np.sum(y_end**3) / 3
+
+        result = call(linear_ode_gradients, a, y0, horizon, grad_g)
+        expect(isinstance(result, (tuple, list)) and len(result) == 2,
+               "Return a pair `(grad_y0, grad_A)`.")
+        grad_y0 = as_array(result[0], "grad_y0")
+        grad_a = as_array(result[1], "grad_A")
+        expect(grad_y0.shape == (size,) and grad_a.shape == (size, size),
+               f"For a {size}-dimensional system grad_y0 has shape ({size},) and grad_A "
+               f"({size}, {size}); got {grad_y0.shape} and {grad_a.shape}.")
+        at = torch.tensor(a, requires_grad=True)
+        y0t = torch.tensor(y0, requires_grad=True)
+        y_end = torch.linalg.matrix_exp(at * horizon) @ y0t
+        loss = 0.5 * ((y_end - torch.tensor(target)) ** 2).sum() + (y_end**3).sum() / 3
+        exact_a, exact_y0 = (g.numpy() for g in torch.autograd.grad(loss, (at, y0t)))
+        step = 1e-6
+        central = np.empty(size)
+        for i in range(size):
+            e = np.zeros(size)
+            e[i] = step
+            central[i] = (loss_np(a, y0 + e) - loss_np(a, y0 - e)) / (2 * step)
+        expect_close(grad_y0, exact_y0,
+                     "∂L/∂y0 is wrong: it is the adjoint at t = 0, a(0) = e^{AᵀT} ∇g(y(T)) — "
+                     "mind the transpose.", rtol=1e-7, atol=1e-10, name="grad_y0")
+        expect_close(grad_y0, central, "∂L/∂y0 differs from central differences.",
+                     rtol=1e-5, atol=1e-7, name="grad_y0")
+        if np.allclose(grad_a, exact_a.T, rtol=1e-6, atol=1e-9) and size > 1:
+            raise CheckFailure("grad_A is the transpose of the right answer: ∂L/∂A_ij "
+                               "pairs a_i with y_j, i.e. ∫ a(t) y(t)ᵀ dt.")
+        expect_close(grad_a, exact_a,
+                     "∂L/∂A is wrong: it is ∫₀ᵀ a(t) y(t)ᵀ dt; evaluate the integral exactly "
+                     "(the block-matrix exponential) or with an accurate quadrature.",
+                     rtol=1e-6, atol=1e-9, name="grad_A")
+    return "gradients equal autograd through matrix_exp, for 2x2 and 3x3 systems"
+
+
+# ----------------------------------------------------------------------------- section 5
+def _small_field():
+    import torch
+
+    class Field(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            generator = torch.Generator().manual_seed(5)
+            self.lin1 = torch.nn.Linear(3, 6).double()
+            self.lin2 = torch.nn.Linear(6, 2).double()
+            self.scale = torch.nn.Parameter(torch.tensor(0.7, dtype=torch.float64))
+            with torch.no_grad():
+                for p in (self.lin1.weight, self.lin1.bias, self.lin2.weight, self.lin2.bias):
+                    p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float64))
+
+        def forward(self, t, y):
+            t_col = t * torch.ones_like(y[..., :1])
+            h = torch.tanh(self.lin1(torch.cat([y, t_col], dim=-1)))
+            return self.scale * self.lin2(h) - 0.1 * y**2
+
+    return Field()
+
+
+@exercise("augmented_dynamics")
+def augmented_dynamics(augmented_dynamics) -> str:
+    """Check ``augmented_dynamics(func, t, y, a) = (f, -aᵀ ∂f/∂y, -aᵀ ∂f/∂θ)``.
+
+    Truth: full Jacobians from ``torch.func.jacrev`` contracted with ``a`` by hand
+    (section 5), for a single state and a batch of states.
+    """
+    import torch
+    from torch.func import functional_call, jacrev
+
+    func = _small_field()
+    names = [name for name, _ in func.named_parameters()]
+    params = {name: p.detach() for name, p in func.named_parameters()}
+    generator = torch.Generator().manual_seed(0)
+    for shape in [(2,), (4, 2)]:
+        t = torch.tensor(0.4, dtype=torch.float64)
+        y = torch.randn(shape, generator=generator, dtype=torch.float64)
+        a = torch.randn(shape, generator=generator, dtype=torch.float64)
+        result = call(augmented_dynamics, func, t, y, a)
+        expect(isinstance(result, (tuple, list)) and len(result) == 3,
+               "Return a triple `(f, a_dot, param_dots)`.")
+        f, a_dot, param_dots = result
+        param_dots = tuple(param_dots)
+        expect(len(param_dots) == len(names),
+               f"`param_dots` needs one tensor per parameter of `func` ({len(names)}), in "
+               f"the order of `func.parameters()`; got {len(param_dots)}.")
+        for name, got in zip(names, param_dots):
+            expect(got is not None and tuple(got.shape) == tuple(params[name].shape),
+                   f"The entry of `param_dots` for `{name}` should have that parameter's "
+                   "shape (use zeros for a parameter that does not influence f).")
+        expect(not (f.requires_grad or a_dot.requires_grad
+                    or any(g.requires_grad for g in param_dots)),
+               "Return tensors detached from the graph (`torch.autograd.grad` without "
+               "`create_graph=True` already does that).")
+
+        def field(p, yy, t=t):
+            return functional_call(func, p, (t, yy))
+
+        jac_y = jacrev(field, argnums=1)(params, y)  # (*shape, *shape)
+        jac_p = jacrev(field, argnums=0)(params, y)  # name -> (*shape, *param_shape)
+        with torch.no_grad():
+            f_exact = field(params, y)
+        dims = len(shape)
+        a_dot_exact = -torch.tensordot(a, jac_y, dims=dims)
+        expect_close(f.detach(), f_exact.numpy(), "`f` should be func(t, y).",
+                     rtol=1e-12, atol=1e-12, name="f")
+        if torch.allclose(a_dot, -a_dot_exact, rtol=1e-8, atol=1e-10):
+            raise CheckFailure("`a_dot` has the wrong sign: the adjoint obeys "
+                               "a' = -aᵀ ∂f/∂y.")
+        expect_close(a_dot.detach(), a_dot_exact.numpy(),
+                     "`a_dot` differs from -aᵀ ∂f/∂y: contract `a` with the Jacobian's "
+                     "*output* index (a vector–Jacobian product, `grad_outputs=a`).",
+                     rtol=1e-9, atol=1e-11, name="a_dot")
+        for name, got in zip(names, param_dots):
+            exact = -torch.tensordot(a, jac_p[name], dims=dims)
+            expect_close(got.detach(), exact.numpy(),
+                         f"The parameter part for `{name}` differs from -aᵀ ∂f/∂θ.",
+                         rtol=1e-9, atol=1e-11, name=f"param_dots[{name}]")
+    return "f, -aᵀ∂f/∂y and -aᵀ∂f/∂θ equal torch.func.jacrev contractions"
