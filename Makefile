@@ -13,7 +13,6 @@ STAMP  := $(VENV)/.installed-$(DEPS_HASH)
 # One thread per process: tests and notebooks run two at a time on small machines.
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
-export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 JOBS   ?= 2
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
