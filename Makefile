@@ -1,7 +1,9 @@
 # Neural ODEs, from Euler to FFJORD — the two commands a newcomer needs are
 #   make lab    create .venv, install everything, open JupyterLab on the course
 #   make test   create .venv if needed, run every check (lint, unit tests, sync, nbval)
-# Other targets: setup, student, solutions, bench, clean (see `make help`).
+# Other targets: setup, student (notebooks/ from solutions/), solutions (re-execute them),
+#   colab (build/colab bundles), html (build/html site), bench (benchmarks), browser
+#   (headless Chromium for the site test), clean. `make help` prints this header.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -25,7 +27,7 @@ AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 .PHONY: colab html browser
 
 help:
-	@sed -n '1,5p' Makefile
+	@sed -n '1,7p' Makefile
 
 setup: $(STAMP)
 
