@@ -515,8 +515,12 @@ def plot_stability_region(
     theta=None,
     labels=None,
     title="Absolute stability regions",
+    fill=True,
 ):
-    """Shade the absolute stability region of each method in the complex ``hλ`` plane.
+    """Draw the absolute stability region of each method in the complex ``hλ`` plane.
+
+    Each region is shaded and its boundary drawn as a line, or (``fill=False``) only
+    the boundary is drawn.
 
     Introduced in notebooks ``01_one_step_methods`` (θ-method) and
     ``02_runge_kutta_multistep`` (RK and multistep methods).
@@ -538,18 +542,32 @@ def plot_stability_region(
     labels : list of str, optional
         Legend entries (default: the method names).
     title : str
+    fill : bool or sequence of bool
+        Shade the regions (default) or draw only their boundaries (``False``) — clearer
+        for regions that are the *outside* of a curve (BDF), where shaded layers pile
+        up. A sequence gives one value per method.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     if not isinstance(methods, (list, tuple)) or (
         isinstance(methods, tuple) and len(methods) == 2 and isinstance(methods[0], str)
     ):
         methods = [methods]
+    if isinstance(fill, (bool, np.bool_)):
+        fills = [bool(fill)] * len(methods)
+    else:
+        fills = [bool(value) for value in fill]
+        if len(fills) != len(methods):
+            raise ValueError(
+                f"`fill` has {len(fills)} entries but there are {len(methods)} methods; "
+                "give one bool, or one per method."
+            )
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 5))
     x = np.linspace(xlim[0], xlim[1], resolution)
@@ -568,9 +586,12 @@ def plot_stability_region(
         else:
             amplification = _max_root_modulus(data[0], data[1], zz)
         amplification = np.nan_to_num(amplification, nan=np.inf, posinf=1e6)
-        ax.contourf(xx, yy, amplification, levels=[0.0, 1.0], colors=[color], alpha=0.25)
+        if fills[i]:
+            ax.contourf(xx, yy, amplification, levels=[0.0, 1.0], colors=[color], alpha=0.25)
+            handles.append(Patch(facecolor=color, edgecolor=color, alpha=0.5, label=label))
+        else:
+            handles.append(Line2D([], [], color=color, lw=1.5, label=label))
         ax.contour(xx, yy, amplification, levels=[1.0], colors=[color], linewidths=1.5)
-        handles.append(Patch(facecolor=color, edgecolor=color, alpha=0.5, label=label))
     ax.axhline(0.0, color="k", lw=0.6)
     ax.axvline(0.0, color="k", lw=0.6)
     ax.set_xlim(xlim)

@@ -7,8 +7,10 @@ output* interpolates to output times inside an accepted step. Steps are never
 shortened to hit output times, except the last one, which lands exactly on ``t[-1]``.
 
 References: Hairer, Nørsett & Wanner, *Solving ODEs I*, Sec. II.4 (error estimate,
-initial step), II.6 (dense output) and IV.2 (PI "Lund" stabilisation, as in the
-DOPRI5 code); Gustafsson, ACM TOMS 17 (1991).
+standard step-size selection, initial step) and II.6 (dense output); Hairer & Wanner,
+*Solving ODEs II*, Sec. IV.2 (the PI controller, "Lund stabilisation" of the step-size
+control, as in the DOPRI5 code; HNW I has no Part IV); Gustafsson, Lundh & Söderlind,
+BIT 28 (1988); Gustafsson, ACM TOMS 17 (1991).
 """
 
 import math
@@ -33,7 +35,8 @@ MAX_FACTOR = 10.0
 
 
 class PIController:
-    r"""PI step-size controller (Gustafsson 1991; HNW I Sec. IV.2 "Lund stabilisation").
+    r"""PI step-size controller (Gustafsson 1991; Hairer & Wanner II, Sec. IV.2, "Lund
+    stabilisation"; the standard, integral-only controller is HNW I, Sec. II.4).
 
     With ``err_n`` the scaled error of the current step and ``err_{n-1}`` that of the
     last accepted one, the next step is

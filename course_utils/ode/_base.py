@@ -18,7 +18,7 @@ class SolveOptions:
     theta: Optional[float] = None
     jac: Any = None
     newton_tol: float = 1e-10
-    max_newton_iters: int = 10
+    max_newton_iters: int = 25
 
 
 class OdeMethod:

@@ -10,12 +10,27 @@ i.e. the characteristic polynomials :math:`\rho(\zeta) = \sum_j \alpha_j \zeta^j
 method is explicit when :math:`\beta_k = 0`; otherwise each step solves
 :math:`y_{n+k} = r + h\beta_k f(t_{n+k}, y_{n+k})` by Newton (see ``_implicit``).
 
-The first ``k - 1`` steps (the starting values) are taken with the classical
-fourth-order Runge–Kutta method, whose order is at least that of every method here;
-so is a final step shorter than ``step_size`` (when the span is not a multiple of it).
+The first ``k - 1`` steps (the starting values), and a final step shorter than
+``step_size`` (when the span is not a multiple of it), are taken by a one-step
+*starter* of at least the method's order, so the global order stays that of the method:
+
+* explicit methods (Adams–Bashforth, ABM in PECE mode): the classical fourth-order
+  Runge–Kutta method, rk4;
+* implicit methods (Adams–Moulton, BDF): backward Euler extrapolated to the method's
+  order p (:class:`~course_utils.ode._implicit.ExtrapolatedEulerStepper`, Aitken–Neville
+  over 1, 2, …, p substeps), implicit and stiffly stable (its stability function
+  vanishes at infinity). An explicit starter would undo the point of BDF on a stiff
+  problem: on Robertson's reactions with h = 0.1, an rk4 starting step lands far
+  outside rk4's stability region and the BDF steps after it cannot recover.
+
+Each implicit step is predicted by the Adams–Bashforth method of as many steps
+(Adams–Moulton; for ``am1``/``bdf1``, AB1 = explicit Euler, exactly as
+``backward_euler`` does, so ``bdf1`` *is* ``backward_euler``), or by extrapolating the
+last k values (BDF, k >= 2), and corrected by Newton's method.
 
 References: Hairer, Nørsett & Wanner, *Solving ODEs I*, Sec. III.1 (Adams), III.2
-(predictor–corrector), III.1 (BDF); Süli & Mayers, Ch. 12.
+(predictor–corrector), III.1 (BDF); Hairer & Wanner, *Solving ODEs II*, Sec. IV.9
+(extrapolated implicit Euler); Süli & Mayers, Ch. 12.
 """
 
 from collections import deque
@@ -26,7 +41,7 @@ import numpy as np
 from ._base import OdeMethod
 from ._explicit import RungeKuttaStepper
 from ._fixed import solve_fixed_grid
-from ._implicit import IMPLICIT_OPTIONS, NewtonSolver
+from ._implicit import IMPLICIT_OPTIONS, ExtrapolatedEulerStepper, NewtonSolver
 from ._tableaus import TABLEAUS
 
 __all__ = ["LinearMultistep", "AdamsPredictorCorrector", "ADAMS_BASHFORTH", "ADAMS_MOULTON", "BDF"]
@@ -85,9 +100,14 @@ class _MultistepStepper:
         self.needs_f = bool(self.f_pairs)
         self.ys = deque(maxlen=k)
         self.fs = deque(maxlen=k)
-        self.starter = RungeKuttaStepper(TABLEAUS["rk4"], evaluator, ops)
-        self.newton = NewtonSolver(evaluator, ops, options, stats) if self.beta_k else None
-        if self.beta_k and self.needs_f:  # Adams–Moulton: predict with AB of k steps
+        if self.beta_k:  # implicit: a stiffly stable implicit starter of the same order
+            self.starter = ExtrapolatedEulerStepper(method.order, evaluator, ops, options, stats)
+            self.newton = NewtonSolver(evaluator, ops, options, stats)
+        else:
+            self.starter = RungeKuttaStepper(TABLEAUS["rk4"], evaluator, ops)
+            self.newton = None
+        if self.beta_k and (self.needs_f or k == 1):
+            # Adams–Moulton, and bdf1 (= backward Euler): predict with AB of k steps
             ab = ADAMS_BASHFORTH[k]
             self.predict_pairs = tuple((j, float(b)) for j, b in enumerate(ab[:k]) if b != 0)
             self.predict_with_f = True
@@ -95,6 +115,7 @@ class _MultistepStepper:
             weights = _extrapolation_weights(k)
             self.predict_pairs = tuple((j, float(w)) for j, w in enumerate(weights))
             self.predict_with_f = False
+        self.uses_f = self.needs_f or self.predict_with_f
 
     def _uniform(self, h):
         return abs(h - self.h) <= 1e-9 * abs(self.h)
@@ -103,14 +124,14 @@ class _MultistepStepper:
         h = t_next - t
         history_full = len(self.ys) >= self.num_steps - 1
         f = f_start
-        if f is None and (self.needs_f or not history_full or not self._uniform(h)):
+        if f is None and (self.uses_f or not history_full or not self._uniform(h)):
             f = self.evaluator(t, y)
         self.ys.append(y)
         self.fs.append(f)
         if len(self.ys) < self.num_steps or not self._uniform(h):
             y_next, f, _ = self.starter.step(t, t_next, y, f)
             return y_next, f, None
-        h = self.h
+        # h = t_next - t: the uniform step up to rounding (the very h backward_euler uses)
         ys, fs, combine = list(self.ys), list(self.fs), self.combine
         rhs = combine(None, 1.0, self.y_pairs, ys)
         if self.f_pairs:
@@ -126,6 +147,9 @@ class _MultistepStepper:
 
 class LinearMultistep(OdeMethod):
     """A linear multistep method given by its coefficients ``alpha``, ``beta`` (ascending).
+
+    Explicit methods start (and take a shortened last step) with rk4, implicit ones
+    with backward Euler extrapolated to ``order`` (see the module docstring).
 
     Parameters
     ----------

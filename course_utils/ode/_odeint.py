@@ -80,7 +80,10 @@ def odeint(
         it, the last step is shortened to end exactly at ``t[-1]``. Output times on
         the grid return the computed values exactly; output times between grid
         points are interpolated with the cubic Hermite polynomial through ``y`` and
-        ``f`` at both ends of their step.
+        ``f`` at both ends of their step. Multistep methods take their starting
+        steps, and a shortened last step, with a one-step starter of their order: rk4
+        for the explicit ones (``ab*``, ``abm*``), backward Euler extrapolated to the
+        method's order for the implicit ones (``am*``, ``bdf*``).
     max_steps : int
         Maximum number of steps (accepted plus rejected); exceeding it raises an
         error instead of running forever.
@@ -96,10 +99,15 @@ def odeint(
         ``(*state_shape, *state_shape)``, for implicit methods. Default: autograd for
         torch (``torch.func.jacrev``), forward finite differences for NumPy.
     newton_tol : float, optional
-        Newton stops when ``max|δ| <= newton_tol * (1 + max|y|)`` (default 1e-10, but
-        never below 100 machine epsilons of the state's dtype).
+        Newton stops when its correction ``max|δ|``, or the error left estimated from
+        the contraction rate ``q = |δ_k|/|δ_{k-1}|`` as ``q/(1-q) max|δ|`` (Hairer &
+        Wanner II, Sec. IV.8), is at most ``newton_tol * (1 + max|y|)`` (default 1e-10,
+        but never below 100 machine epsilons of the state's dtype).
     max_newton_iters : int, optional
-        Newton iterations per implicit step before giving up (default 10).
+        Newton iterations per implicit solve before giving up (default 25; from a poor
+        predictor, e.g. through the initial layer of a stiff problem, Newton converges
+        only linearly at first: the first backward-Euler step of 0.1 on Robertson's
+        reactions takes 13).
     options : dict, optional
         torchdiffeq-style alternative to the keywords above, e.g.
         ``options={"step_size": 0.1}``.

@@ -51,6 +51,17 @@ _ADAPTIVE_DOCS = {
 }
 
 
+def _implicit_start(p, steps):
+    """How an implicit multistep method of order p with `steps` steps starts."""
+    if p == 1:
+        return "It gives the numbers of backward_euler (one step, no starting values)."
+    what = "Started (and a short last step taken)" if steps > 1 else "A short last step is taken"
+    return (
+        f"{what} with backward Euler extrapolated to order {p} (Aitken–Neville over "
+        f"1..{p} substeps; implicit, stiffly stable; {_HW2}, Sec. IV.9)."
+    )
+
+
 def _build():
     methods = {}
     for name, doc in _EXPLICIT_DOCS.items():
@@ -98,7 +109,8 @@ def _build():
             _adams_alpha(p),
             beta,
             p,
-            f"Adams–Bashforth, {p}-step, order {p}, explicit. Started with rk4. "
+            f"Adams–Bashforth, {p}-step, order {p}, explicit. Started (and a short last "
+            "step taken) with rk4. "
             f"Sources: {_HNW1}, Sec. III.1; {_SM}, Sec. 12.9. "
             "Notebook 02_runge_kutta_multistep.",
         )
@@ -109,7 +121,8 @@ def _build():
             _adams_alpha(steps),
             beta,
             p,
-            f"Adams–Moulton, {steps}-step, order {p}, implicit (Newton). Started with rk4. "
+            f"Adams–Moulton, {steps}-step, order {p}, implicit (Newton). "
+            f"{_implicit_start(p, steps)} "
             f"Sources: {_HNW1}, Sec. III.1; {_SM}, Sec. 12.9. "
             "Notebook 02_runge_kutta_multistep.",
         )
@@ -123,8 +136,8 @@ def _build():
             beta,
             p,
             f"Backward differentiation formula, {p}-step, order {p}, implicit (Newton); "
-            f"{'A-stable' if p <= 2 else 'A(α)-stable'}, for stiff problems. Started with "
-            f"rk4. Sources: {_HNW1}, Sec. III.1; {_HW2}, Sec. V.1. "
+            f"{'A-stable' if p <= 2 else 'A(α)-stable'}, for stiff problems. "
+            f"{_implicit_start(p, len(alpha) - 1)} Sources: {_HNW1}, Sec. III.1; {_HW2}, Sec. V.1. "
             "Notebook 02_runge_kutta_multistep.",
         )
     return methods
