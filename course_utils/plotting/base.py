@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COLORS", "subplots_grid", "density_grid", "show_density"]
+__all__ = ["COLORS", "axes_or_new", "subplots_grid", "density_grid", "show_density"]
 
 #: A colour-blind-friendly cycle (Okabe & Ito), used by every course figure.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+
+def axes_or_new(ax=None, figsize=None):
+    """Return ``ax``, or the axes of a new figure when ``ax`` is ``None``.
+
+    Every plotting helper takes an optional ``ax`` so a notebook can place it in a grid.
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
 
 
 def subplots_grid(num_panels: int, num_cols: int = 4, panel_size: float = 3.0, **kwargs):

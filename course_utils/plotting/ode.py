@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .base import COLORS
+from .base import COLORS, axes_or_new
 
 __all__ = [
     "direction_field",
@@ -33,12 +33,6 @@ __all__ = [
 ]
 
 
-def _axes(ax, figsize=None):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _scalar_field(f: Callable, tt: np.ndarray, yy: np.ndarray) -> np.ndarray:
@@ -129,7 +123,7 @@ def direction_field(
     -----
     Introduced in ``01_one_step_methods``, section 1 (Süli & Mayers, Sec. 12.1).
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     (t0, t1), (y0, y1) = t_range, y_range
     if not (t1 > t0 and y1 > y0):
         raise ValueError("`t_range` and `y_range` must be (low, high) with low < high.")
@@ -194,7 +188,7 @@ def phase_portrait(
     For ``02_runge_kutta_multistep`` (systems of ODEs); the scalar analogue is
     :func:`direction_field`.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     (x0, x1), (y0, y1) = x_range, y_range
     if not (x1 > x0 and y1 > y0):
         raise ValueError("`x_range` and `y_range` must be (low, high) with low < high.")
@@ -273,7 +267,7 @@ def plot_solutions(
     -----
     Introduced in ``01_one_step_methods``, section 2.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     parsed = {label: _as_solution(value, label) for label, value in solutions.items()}
     if exact is not None:
         if t_range is None:
@@ -324,7 +318,7 @@ def plot_phase(
     For ``02_runge_kutta_multistep`` (Lotka–Volterra, pendulum, Van der Pol); draw it
     over :func:`phase_portrait` to see the trajectories follow the field.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     i, j = components
     for k, (label, value) in enumerate(solutions.items()):
         ys = value[1] if isinstance(value, tuple) and len(value) == 2 else value
@@ -446,7 +440,7 @@ def convergence_plot(
     """
     from ..analysis import empirical_order
 
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     series = _as_series(step_sizes, errors)
     slopes = {}
     for i, (label, (h, err)) in enumerate(series.items()):
@@ -521,7 +515,7 @@ def plot_error_and_bound(
     ``(e^{L(t-t_0)} - 1) M h / (2L)`` of Süli & Mayers, §12.2) and reused for the
     trapezium rule in section 8.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     times = np.asarray(times, dtype=float)
     error = np.abs(np.asarray(error, dtype=float))
     bound = np.asarray(bound, dtype=float)

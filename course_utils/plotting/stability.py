@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .base import COLORS
+from .base import COLORS, axes_or_new
 
 __all__ = [
     "plot_stability_panels",
@@ -34,12 +34,6 @@ __all__ = [
 ]
 
 
-def _axes(ax, figsize=None):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _multistep_polynomials(method):
@@ -203,7 +197,7 @@ def plot_work_precision(
     Introduced in ``02_runge_kutta_multistep``, section 2 ("Work–precision"), after
     Hairer, Nørsett & Wanner, *Solving ODEs I*, Sec. II.10.
     """
-    ax = _axes(ax, figsize=(6.4, 4.4))
+    ax = axes_or_new(ax, figsize=(6.4, 4.4))
     markers = "osD^v<>p"
     for i, (label, value) in enumerate(results.items()):
         try:
@@ -265,7 +259,7 @@ def plot_energy_drift(
     Introduced in ``02_runge_kutta_multistep``, section 5 ("Energy drift"); see Hairer,
     Lubich & Wanner, *Geometric Numerical Integration*, Ch. I and IX.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     times = np.asarray(times, dtype=float)
     if window is not None and not (isinstance(window, int) and 1 <= window <= times.size):
         raise ValueError(f"`window` must be an int between 1 and len(times), got {window!r}.")
@@ -324,7 +318,7 @@ def plot_step_history(
     -----
     Introduced in ``02_runge_kutta_multistep``, sections 2 and 6.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     step_times = np.asarray(step_times, dtype=float)
     step_sizes = np.abs(np.asarray(step_sizes, dtype=float))
     if step_times.shape != step_sizes.shape or step_times.ndim != 1:
