@@ -10,16 +10,9 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tools import WEEK_STEMS
+
 ROOT = Path(__file__).resolve().parent.parent
-WEEKS = [
-    "00_getting_started",
-    "01_one_step_methods",
-    "02_runge_kutta_multistep",
-    "03_resnets_as_odes",
-    "04_normalising_flows",
-    "05_adjoint_autodiff",
-    "06_neural_odes",
-]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 STUDENTS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -81,7 +74,7 @@ def test_torch_pinned_for_setup_and_loose_in_metadata():
 
 def test_notebook_names_follow_the_design():
     for path in SOLUTIONS:
-        assert path.stem in WEEKS, f"{path.name} is not one of the course's notebook names"
+        assert path.stem in WEEK_STEMS, f"{path.name} is not one of the course's notebook names"
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)

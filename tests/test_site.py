@@ -11,18 +11,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from tools import site
+from tools import WEEK_STEMS, site
 
 ROOT = Path(__file__).resolve().parent.parent
-WEEK_STEMS = [
-    "00_getting_started",
-    "01_one_step_methods",
-    "02_runge_kutta_multistep",
-    "03_resnets_as_odes",
-    "04_normalising_flows",
-    "05_adjoint_autodiff",
-    "06_neural_odes",
-]
 NOTEBOOKS = [
     (folder, path)
     for folder in ("solutions", "notebooks")
