@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from check_contract import contract_tests
 from scipy.optimize import fsolve as _fsolve
 
 from course_utils import checks
@@ -195,26 +196,7 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("name, fn", [(n, f) for n, fns in RIGHT.items() for f in fns])
-def test_right_answers_pass(name, fn, capsys):
-    getattr(checks, name)(fn)
-    out = capsys.readouterr().out
-    assert out.startswith(f"✅ {name}: passed") and out.count("\n") == 1
-
-
-@pytest.mark.parametrize("name, fn, hint", WRONG)
-def test_wrong_answers_get_a_hint(name, fn, hint):
-    with pytest.raises(AssertionError, match=hint):
-        getattr(checks, name)(fn)
-
-
-@pytest.mark.parametrize("name", sorted(RIGHT))
-def test_stub_is_not_attempted(name, capsys):
-    def stub(*args):
-        raise NotImplementedError()
-
-    getattr(checks, name)(stub)
-    assert "not attempted yet" in capsys.readouterr().out
+globals().update(contract_tests("week01", RIGHT, WRONG))
 
 
 def test_a_crash_becomes_a_hint():
@@ -232,9 +214,3 @@ def test_hints_never_reveal_the_expected_values():
     step = np.eye(2) + 0.125 * matrix
     first = step @ np.array([1.0, 0.5])
     assert all(f"{v:.3f}" not in message for v in first)
-
-
-def test_checks_are_listed():
-    from course_utils.checks import week01
-
-    assert set(week01.__all__) == set(RIGHT)

@@ -191,7 +191,8 @@ class EmbeddedRungeKutta(OdeMethod):
                 raise ODESolverError(
                     f"Reached `max_steps`={max_steps} at t={t:.12g} before t={t_end:g}. "
                     "The problem may be stiff: try an implicit method such as 'bdf2' or "
-                    "'backward_euler', or increase `max_steps` or `rtol`/`atol`."
+                    "'backward_euler', or increase `max_steps` or `rtol`/`atol`.",
+                    t=float(t),
                 )
             h = direction * h_abs
             if direction * (t + 1.01 * h - t_end) >= 0.0:

@@ -1,5 +1,7 @@
 """Exceptions raised while solving (bad *arguments* raise the built-in ``ValueError``)."""
 
+from __future__ import annotations
+
 __all__ = ["ODESolverError", "NewtonConvergenceError"]
 
 
@@ -8,7 +10,20 @@ class ODESolverError(RuntimeError):
 
     Raised for a step-size underflow, ``max_steps`` exhausted, or NaN/inf appearing in
     the solution. The message says the time reached and what to try next.
+
+    Attributes
+    ----------
+    t : float or None
+        The time the solve reached before failing (read this instead of parsing the
+        message).
+    stats : SolveStats or None
+        The statistics of the solve up to the failure, when they were being collected.
     """
+
+    def __init__(self, message: str, *, t: float | None = None, stats=None):
+        super().__init__(message)
+        self.t = t
+        self.stats = stats
 
 
 class NewtonConvergenceError(ODESolverError):
