@@ -33,7 +33,9 @@ def test_unknown_method_lists_the_known_ones():
 @pytest.mark.parametrize(
     "t, match",
     [
-        ([0.0, 1.0, 1.0], r"strictly increasing or strictly decreasing.*t\[2\]=1"),
+        ([0.0, 1.0, 1.0], r"strictly monotonic, but t\[2\] = t\[1\] = 1"),
+        ([0.0, 0.0, 1.0], r"t\[1\] = t\[0\] = 0: each output time may appear once"),
+        ([0.0, 1.0, 0.5], r"starts increasing but t\[2\]=0.5"),
         ([0.0, 2.0, 1.0], r"strictly increasing or strictly decreasing"),
         ([[0.0, 1.0]], r"`t` must be a 1-D sequence.*shape \(1, 2\)"),
         (1.0, r"`t` must be a 1-D sequence.*scalar"),
@@ -56,10 +58,10 @@ def test_bad_initial_state(y0):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"rtol": 0.0}, r"`rtol` must be positive"),
-        ({"atol": -1e-9}, r"`atol` must be positive"),
-        ({"rtol": np.nan}, r"`rtol` must be positive and finite"),
-        ({"atol": [1e-9, 0.0]}, r"`atol` must be positive"),
+        ({"atol": -1e-9}, r"`atol` must be non-negative"),
+        ({"rtol": np.nan}, r"`rtol` must be non-negative and finite"),
+        ({"atol": [1e-9, -1.0]}, r"`atol` must be non-negative"),
+        ({"rtol": 0.0, "atol": 0.0}, r"both 0"),
         ({"atol": [1e-9, 1e-9]}, r"`atol` of shape \(2,\) does not broadcast"),
         ({"method": "rk4", "step_size": 0.0}, r"`step_size` must be positive"),
         ({"method": "rk4", "step_size": -0.1}, r"`step_size` must be positive"),
@@ -75,7 +77,7 @@ def test_bad_initial_state(y0):
         ({"method": "rk4", "step_size": 0.1, "first_step": 0.1}, r"`first_step` does not apply"),
         ({"method": "rk4", "step_size": 0.1, "jac": lambda t, y: 1.0}, r"`jac` does not apply"),
         ({"method": "bdf2", "step_size": 0.1, "theta": 0.5}, r"`theta` does not apply"),
-        ({"options": {"stepsize": 0.1}}, r"Unknown key\(s\) \['stepsize'\] in `options`"),
+        ({"options": {"stepsize": 0.1}}, r"Unknown option `stepsize` in `options`.*step_size"),
         ({"method": "rk4", "step_size": 0.1, "options": {"step_size": 0.2}}, r"both"),
         ({"method": "rk4", "step_size": 1e-9}, r"needs 1000000000 steps.*`max_steps`"),
     ],
@@ -85,8 +87,8 @@ def test_bad_options(kwargs, match):
         odeint(decay, Y0, T, **kwargs)
 
 
-def test_unknown_keyword_is_a_type_error():
-    with pytest.raises(TypeError):
+def test_unknown_keyword_is_a_type_error_listing_the_options():
+    with pytest.raises(TypeError, match=r"Unknown option `stepsize`.*step_size, first_step"):
         odeint(decay, Y0, T, stepsize=0.1)
 
 
@@ -156,12 +158,18 @@ def test_blow_up_reports_step_size_underflow_with_the_time():
         odeint(lambda t, y: y * y, Y0, [0.0, 2.0])
 
 
-def test_max_steps_exhausted_suggests_implicit_methods():
+def test_a_stiff_problem_is_detected_and_named():
     stiff = lambda t, y: np.array([y[1], 1000.0 * (1 - y[0] ** 2) * y[1] - y[0]])
-    with pytest.raises(
-        ODESolverError, match=r"`max_steps`=50 at t=.*stiff.*'bdf2'.*'backward_euler'"
-    ):
-        odeint(stiff, np.array([2.0, 0.0]), [0.0, 100.0], max_steps=50)
+    with pytest.raises(ODESolverError, match=r"became stiff.*'bdf2'.*'backward_euler'") as info:
+        odeint(stiff, np.array([2.0, 0.0]), [0.0, 100.0])
+    assert info.value.stats.num_accepted < 300 and info.value.t < 1.0
+
+
+def test_max_steps_on_a_non_stiff_problem_does_not_say_stiff():
+    oscillator = lambda t, y: np.array([y[1], -y[0]])
+    with pytest.raises(ODESolverError, match=r"`max_steps`=50 at t=.*Increase `max_steps`") as e:
+        odeint(oscillator, np.array([1.0, 0.0]), [0.0, 1000.0], max_steps=50)
+    assert "stiff" not in str(e.value) and e.value.t > 0 and e.value.stats.num_accepted > 40
 
 
 def test_newton_failure_suggests_a_smaller_step():
@@ -220,11 +228,20 @@ def test_tableau_validation(kwargs, match):
         ButcherTableau(**kwargs)
 
 
-def test_implicit_tableau_is_not_an_explicit_method():
+def test_a_diagonally_implicit_tableau_is_stepped_like_its_registered_method():
     tableau = ButcherTableau([[1.0]], [1.0], [1.0], explicit=False)
     assert tableau.order == 1 and not tableau.is_explicit
-    with pytest.raises(ValueError, match=r"implicit.*'backward_euler'"):
-        odeint(decay, Y0, T, method=tableau, step_size=0.1)
+    ours = odeint(decay, Y0, T, method=tableau, step_size=0.1)
+    registered = odeint(decay, Y0, T, method="backward_euler", step_size=0.1)
+    np.testing.assert_allclose(ours, registered, rtol=1e-13)
+
+
+def test_a_fully_implicit_tableau_is_refused():
+    root3 = 3**0.5 / 6  # two-stage Gauss–Legendre
+    gauss = ButcherTableau([[0.25, 0.25 - root3], [0.25 + root3, 0.25]], [0.5, 0.5],
+                           [0.5 - root3, 0.5 + root3], explicit=False)
+    with pytest.raises(ValueError, match=r"fully implicit.*diagonally implicit"):
+        odeint(decay, Y0, T, method=gauss, step_size=0.1)
 
 
 # ----------------------------------------------------------------------------- hygiene
@@ -249,3 +266,24 @@ def test_import_and_numpy_solve_do_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------------------- tolerances
+def test_pure_absolute_and_pure_relative_control_are_accepted():
+    exact = np.exp(-1.0)
+    for rtol, atol in ((0.0, 1e-10), (1e-10, 0.0)):
+        ys, stats = odeint(decay, Y0, [0.0, 1.0], rtol=rtol, atol=atol, return_stats=True)
+        assert abs(ys[-1, 0] - exact) < 1e-8, (rtol, atol)
+        assert stats.num_accepted > 10
+
+
+def test_pure_relative_control_survives_a_component_that_stays_zero():
+    func = lambda t, y: np.array([-y[0], 0.0 * y[1]])
+    ys = odeint(func, np.array([1.0, 0.0]), [0.0, 1.0], rtol=1e-8, atol=0.0)
+    assert ys[-1, 1] == 0.0 and abs(ys[-1, 0] - np.exp(-1.0)) < 1e-7
+
+
+def test_an_rtol_below_the_dtype_resolution_is_raised_with_a_warning():
+    with pytest.warns(RuntimeWarning, match=r"below the resolution of float32"):
+        ys = odeint(decay, Y0.astype(np.float32), [0.0, 1.0], rtol=1e-12, atol=1e-12)
+    assert ys.dtype == np.float32 and abs(float(ys[-1, 0]) - np.exp(-1.0)) < 1e-5

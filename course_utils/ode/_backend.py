@@ -1,44 +1,38 @@
 """The one place that knows whether the state is a NumPy array or a torch tensor.
 
-The steppers only do arithmetic on the state and call the few helpers of an *ops*
-object (linear combinations of stage derivatives, the error norm, stacking, the
-Newton linear algebra). ``NumpyOps`` and ``TorchOps`` implement them; ``get_ops``
-picks one from ``y0``. torch is never imported here: a tensor can only exist if
-the user already imported torch, so we take the module from ``sys.modules``.
+Steps, controllers and the loop do arithmetic on the state (``+``, ``*``) and call the
+few operations below, which differ between the two libraries: norms and finiteness
+tests that return Python numbers, stacking, detaching, the Newton linear algebra and
+the Jacobian. :func:`get_backend` picks :class:`NumpyBackend` or :class:`TorchBackend`
+from ``y0``. torch is never imported here: a tensor can only exist if the user already
+imported torch, so the module is taken from ``sys.modules``.
 
-Performance notes (measured, see ``benchmarks/solvers.py``):
-
-* Runge–Kutta stages run in per-backend kernels (``_kernels``);
-* other linear combinations (multistep methods) are accumulated term by term,
-  skipping zero coefficients, with Python-float coefficients; for torch one fused
-  ``torch.add(.., alpha=..)`` followed by in-place ``add_`` per term (autograd-safe:
-  the backward of an addition never needs the values it overwrote).
+Each backend may also offer a *fast kernel* for explicit Runge–Kutta stages
+(:mod:`._kernels`); the plain step in :mod:`._steps` is the reference it is tested
+against.
 """
 
 import contextlib
 import math
 import sys
+import warnings
 
 import numpy as np
 
+from .._arrays import is_torch, to_numpy
 from ._errors import ODESolverError
-from ._kernels import NumpyRungeKuttaKernel, TorchRungeKuttaKernel
+from ._kernels import NumpyStageKernel, TorchStageKernel
 
-__all__ = ["is_torch", "get_ops", "NumpyOps", "TorchOps"]
-
-
-def is_torch(x) -> bool:
-    """True if ``x`` is a torch tensor (decided without importing torch)."""
-    return type(x).__module__.startswith("torch") and "torch" in sys.modules
+__all__ = ["get_backend", "NumpyBackend", "TorchBackend", "is_torch", "raise_non_finite"]
 
 
-def get_ops(y0):
-    """Return ``(y0, ops)``: the state as a floating array/tensor and its backend."""
+def get_backend(y0):
+    """Return ``(y0, backend)``: the state as a floating array/tensor and its backend."""
     if is_torch(y0):
         torch = sys.modules["torch"]
         if not (y0.is_floating_point() or y0.is_complex()):
             y0 = y0.to(torch.get_default_dtype())
-        return y0, TorchOps(torch, y0)
+        return y0, TorchBackend(torch, y0)
     try:
         y0 = np.asarray(y0)
     except Exception as exc:  # e.g. a ragged list
@@ -47,76 +41,86 @@ def get_ops(y0):
         raise ValueError(f"`y0` must hold numbers, got dtype {y0.dtype}.")
     if not (np.issubdtype(y0.dtype, np.floating) or np.issubdtype(y0.dtype, np.complexfloating)):
         y0 = y0.astype(np.float64)
-    return y0, NumpyOps(y0)
-
-
-# ----------------------------------------------------------------------------- evaluators
-class _NumpyEvaluator:
-    """Calls ``func(t, y)`` with a float ``t`` and counts the calls in ``nfe``."""
-
-    __slots__ = ("func", "nfe")
-
-    def __init__(self, func):
-        self.func = func
-        self.nfe = 0
-
-    def __call__(self, t, y):
-        self.nfe += 1
-        return self.func(t, y)
-
-    def time(self, t):
-        return t
-
-
-class _ConvertingNumpyEvaluator(_NumpyEvaluator):
-    """As above, for a ``func`` that returns lists or Python floats."""
-
-    __slots__ = ()
-
-    def __call__(self, t, y):
-        self.nfe += 1
-        return np.asarray(self.func(t, y), dtype=float)
-
-
-class _TorchEvaluator:
-    """Calls ``func(t, y)`` with ``t`` a 0-d tensor of ``y0``'s dtype and device."""
-
-    __slots__ = ("func", "nfe", "_scalar", "_dtype", "_device")
-
-    def __init__(self, func, torch, y0):
-        self.func = func
-        self.nfe = 0
-        self._scalar = torch.scalar_tensor
-        self._dtype = y0.real.dtype if y0.is_complex() else y0.dtype
-        self._device = y0.device
-
-    def __call__(self, t, y):
-        self.nfe += 1
-        return self.func(self._scalar(t, dtype=self._dtype, device=self._device), y)
-
-    def time(self, t):
-        return self._scalar(t, dtype=self._dtype, device=self._device)
+    return y0, NumpyBackend(y0)
 
 
 def _describe(x) -> str:
+    if x is None:
+        return "None (does `func` end with a `return` statement?)"
     return type(x).__module__.split(".")[0] + "." + type(x).__name__
 
 
-# ----------------------------------------------------------------------------- NumPy
-class NumpyOps:
-    """Backend helpers for NumPy states of any shape."""
+class Evaluator:
+    """Calls ``func(t, y)`` with ``t`` converted for the backend; counts calls in ``nfe``."""
 
-    name = "numpy"
+    __slots__ = ("func", "nfe", "time", "convert")
+
+    def __init__(self, func, time, convert=None):
+        self.func = func
+        self.nfe = 0
+        self.time = time  # float -> what func receives as t
+        self.convert = convert  # output converter (None: func already returns arrays)
+
+    def __call__(self, t, y):
+        self.nfe += 1
+        out = self.func(self.time(t), y)
+        return out if self.convert is None else self.convert(out)
+
+
+class _Backend:
+    """What both backends share: the checks of ``func``'s first output."""
+
+    def check_first_output(self, out, t):
+        """Raise ``ValueError`` for a ``func`` output of the wrong kind, shape or dtype."""
+        if tuple(out.shape) != self.shape:
+            raise ValueError(
+                f"`func(t, y)` returned an array of shape {tuple(out.shape)} at t={t:g}, but "
+                f"`y0` has shape {self.shape}; `func` must return dy/dt with the shape of y."
+            )
+        if out.dtype != self.dtype:
+            raise ValueError(
+                f"`func(t, y)` returned dtype {out.dtype} at t={t:g}, but `y0` has dtype "
+                f"{self.dtype}: the solution would silently change precision. Return dy/dt "
+                "in the dtype of y (create constants with `dtype=y.dtype`), or pass `y0` in "
+                "the dtype you want."
+            )
+
+    def floor_rtol(self, rtol):
+        """Raise a relative tolerance below the dtype's unit roundoff to it, with a warning.
+
+        ``rtol = 0`` (pure absolute control) is left alone.
+        """
+        floor = self.unit_roundoff
+        host = to_numpy(rtol, dtype=float)
+        low = (host > 0) & (host < floor)
+        if not np.any(low):
+            return rtol
+        warnings.warn(
+            f"`rtol` is below the resolution of {self.dtype} (unit roundoff {floor:.3g}); "
+            f"using rtol={floor:.3g} there. Solve in a wider dtype for tighter tolerances.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        if np.ndim(host) == 0:
+            return float(floor)
+        return self.tolerance(np.where(low, floor, host), "rtol")
+
+
+class NumpyBackend(_Backend):
+    """Backend for NumPy states of any shape."""
+
+    check_every_step = True  # a finiteness test costs a microsecond here
 
     def __init__(self, y0):
         self.shape = y0.shape
         self.size = y0.size
         self.dtype = y0.dtype
+        self.real_dtype = np.finfo(y0.dtype).dtype
         self.eps = float(np.finfo(y0.dtype).eps)
+        self.unit_roundoff = self.eps / 2
 
-    # -- evaluation
     def evaluator(self, func):
-        return _NumpyEvaluator(func)
+        return Evaluator(func, float)
 
     def first_call(self, evaluator, t, y):
         """Evaluate ``func(t, y)`` once and check what it returned."""
@@ -128,52 +132,27 @@ class NumpyOps:
                     "pass `y0` as a tensor to solve with torch."
                 )
             try:
-                out = np.asarray(out, dtype=float)
+                out = np.asarray(out, dtype=self.dtype)
             except Exception:
                 raise ValueError(
                     f"`func` must return an array with the shape of `y` {self.shape}, "
                     f"got {_describe(out)}."
                 ) from None
-            evaluator.__class__ = _ConvertingNumpyEvaluator
-        check_shape(out, self.shape, t)
+            evaluator.convert = lambda value: np.asarray(value, dtype=self.dtype)
+        self.check_first_output(out, t)
         return out
 
-    def rk_kernel(self, tableau, rtol=None, atol=None):
-        """The Runge–Kutta stage kernel for this backend (see ``_kernels``)."""
-        return NumpyRungeKuttaKernel(tableau, self, rtol, atol)
+    def stage_kernel(self, tableau):
+        """The fast explicit-RK stage kernel (rows of one matrix; see ``_kernels``)."""
+        return NumpyStageKernel(tableau, self)
 
-    # -- arithmetic
-    @staticmethod
-    def combine(base, h, pairs, ks):
-        """``base + h * sum(a * ks[j] for j, a in pairs)`` (``base`` may be None)."""
-        acc = None
-        for j, a in pairs:
-            term = ks[j] * (h * a)
-            if acc is None:
-                acc = term
-            else:
-                acc += term
-        if base is None:
-            return acc
-        if acc is None:
-            return base
-        return base + acc
+    # -- numbers out of states (Python floats: the controller's decisions)
+    def rms(self, x) -> float:
+        r = np.abs(np.ravel(x))
+        return math.sqrt(float(r @ r) / self.size)
 
-    def scaled_rms(self, xs, scale):
-        """RMS norms of each ``x / scale`` as Python floats."""
-        out = []
-        for x in xs:
-            r = np.ravel(np.abs(x) / scale)
-            out.append(math.sqrt(float(np.dot(r, r)) / self.size))
-        return out
-
-    @staticmethod
-    def abs(x):
-        return np.abs(x)
-
-    @staticmethod
-    def no_grad():
-        return contextlib.nullcontext()
+    def max_abs(self, x) -> float:
+        return float(np.max(np.abs(x)))
 
     @staticmethod
     def all_finite(x) -> bool:
@@ -183,6 +162,10 @@ class NumpyOps:
                 return True
         return bool(np.all(np.isfinite(x)))
 
+    # -- plumbing
+    abs = staticmethod(np.abs)
+    maximum = staticmethod(np.maximum)
+
     @staticmethod
     def stack(xs):
         return np.stack([np.asarray(x) for x in xs])
@@ -191,24 +174,22 @@ class NumpyOps:
     def detach(x):
         return x
 
+    @staticmethod
+    def no_grad():
+        return contextlib.nullcontext()
+
     def tolerance(self, value, name):
         """A tolerance as a float, or an array broadcastable to the state."""
         if np.ndim(value) == 0:
             return float(value)
-        arr = np.asarray(value, dtype=float)
+        arr = np.asarray(value, dtype=self.real_dtype)
         _check_broadcast(arr.shape, self.shape, name)
         return arr
 
-    def max_abs(self, delta, y):
-        """``(max|delta|, max|y|)`` as Python floats (one host sync)."""
-        return float(np.max(np.abs(delta))), float(np.max(np.abs(y)))
-
     # -- Newton linear algebra (the state flattened to a vector of length n)
-    def identity(self, n):
-        return np.eye(n)
-
     def newton_matrix(self, jac, gamma_h):
-        return np.eye(self.size) - gamma_h * jac
+        """``I - γh J``, ``(n, n)``."""
+        return np.eye(self.size, dtype=jac.dtype) - gamma_h * jac
 
     def linear_solve(self, matrix, rhs):
         flat = np.reshape(rhs, (self.size,))
@@ -218,11 +199,15 @@ class NumpyOps:
             sol = np.full_like(flat, np.nan)
         return np.reshape(sol, self.shape)
 
-    def finite_difference_jacobian(self, evaluator, t, y, f_y):
-        """Forward-difference Jacobian, ``(n, n)``; costs ``n`` evaluations."""
-        y_flat = np.array(y, dtype=float).reshape(self.size)
+    def jacobian(self, evaluator, t, y, f_y):
+        """Forward-difference Jacobian ``∂f/∂y``, ``(n, n)``; costs ``n`` evaluations.
+
+        Complex states keep their dtype (a holomorphic ``f`` is differentiated along the
+        real axis of each component).
+        """
+        y_flat = np.array(y, dtype=self.dtype).reshape(self.size)
         f_flat = np.reshape(f_y, (self.size,))
-        jac = np.empty((self.size, self.size))
+        jac = np.empty((self.size, self.size), dtype=np.result_type(self.dtype, f_flat))
         root_eps = math.sqrt(self.eps)
         for j in range(self.size):
             shifted = y_flat.copy()
@@ -233,15 +218,16 @@ class NumpyOps:
         return jac
 
     def user_jacobian(self, jac_fn, t, y):
-        jac = np.asarray(jac_fn(t, y), dtype=float)
+        jac = np.asarray(jac_fn(float(t), y))
+        if not np.issubdtype(jac.dtype, np.complexfloating):
+            jac = jac.astype(self.real_dtype)
         return _square_jacobian(jac, self.size, self.shape)
 
 
-# ----------------------------------------------------------------------------- torch
-class TorchOps:
-    """Backend helpers for torch tensors (any dtype/device; autograd flows through)."""
+class TorchBackend(_Backend):
+    """Backend for torch tensors (any dtype and device; autograd flows through)."""
 
-    name = "torch"
+    check_every_step = False  # a finiteness test syncs the device: once at the end
 
     def __init__(self, torch, y0):
         self.torch = torch
@@ -249,13 +235,18 @@ class TorchOps:
         self.size = y0.numel()
         self.dtype = y0.dtype
         self.device = y0.device
-        real = y0.real.dtype if y0.is_complex() else y0.dtype
-        self.eps = float(torch.finfo(real).eps)
+        self.real_dtype = y0.real.dtype if y0.is_complex() else y0.dtype
+        self.eps = float(torch.finfo(self.real_dtype).eps)
+        self.unit_roundoff = self.eps / 2
+        # norms of half-precision states are computed in float32 (no overflow of Σx²)
+        low = self.real_dtype in (torch.float16, torch.bfloat16)
+        self.norm_dtype = torch.float32 if low else None
         self._inv_sqrt_size = 1.0 / math.sqrt(max(self.size, 1))
         self._like = y0
 
     def evaluator(self, func):
-        return _TorchEvaluator(func, self.torch, self._like)
+        scalar, dtype, device = self.torch.scalar_tensor, self.real_dtype, self.device
+        return Evaluator(func, lambda t: scalar(t, dtype=dtype, device=device))
 
     def first_call(self, evaluator, t, y):
         out = evaluator(t, y)
@@ -264,46 +255,36 @@ class TorchOps:
                 f"`func` must return a torch tensor with the shape of `y` {self.shape}, "
                 f"got {_describe(out)}."
             )
-        check_shape(out, self.shape, t)
+        self.check_first_output(out, t)
         return out
 
-    def rk_kernel(self, tableau, rtol=None, atol=None):
-        return TorchRungeKuttaKernel(tableau, self, rtol, atol)
+    def stage_kernel(self, tableau):
+        """The fast explicit-RK stage kernel (fused in-place adds; see ``_kernels``)."""
+        return TorchStageKernel(tableau, self)
 
-    def combine(self, base, h, pairs, ks):
-        acc = None
-        for j, a in pairs:
-            if acc is None:
-                if base is None:
-                    acc = ks[j] * (h * a)
-                else:
-                    acc = self.torch.add(base, ks[j], alpha=h * a)
-            else:
-                acc.add_(ks[j], alpha=h * a)
-        return base if acc is None else acc
+    def rms(self, x) -> float:
+        with self.torch.no_grad():
+            norm = self.torch.linalg.vector_norm(x, dtype=self.norm_dtype)
+            return norm.item() * self._inv_sqrt_size
 
-    def scaled_rms(self, xs, scale):
-        torch = self.torch
-        with torch.no_grad():
-            if len(xs) == 1:
-                return [torch.linalg.vector_norm(xs[0] / scale).item() * self._inv_sqrt_size]
-            norms = torch.stack([torch.linalg.vector_norm(x / scale) for x in xs])
-            return [v * self._inv_sqrt_size for v in norms.tolist()]
-
-    @staticmethod
-    def abs(x):
-        return x.abs()
-
-    def no_grad(self):
-        return self.torch.no_grad()
+    def max_abs(self, x) -> float:
+        with self.torch.no_grad():
+            return x.detach().abs().max().item()
 
     def all_finite(self, x) -> bool:
         """No NaN or inf in ``x``: a sum (one reduction, one sync) is 10x faster than
         ``isfinite(x).all()``; only an overflowing sum needs the full check."""
         with self.torch.no_grad():
-            if math.isfinite(abs(x.sum().item())):
+            if math.isfinite(abs(x.sum(dtype=self.norm_dtype).item())):
                 return True
             return bool(self.torch.isfinite(x).all())
+
+    @staticmethod
+    def abs(x):
+        return x.abs()
+
+    def maximum(self, a, b):
+        return self.torch.maximum(a, b)
 
     def stack(self, xs):
         return self.torch.stack(xs)
@@ -312,64 +293,70 @@ class TorchOps:
     def detach(x):
         return x.detach()
 
+    def no_grad(self):
+        return self.torch.no_grad()
+
     def tolerance(self, value, name):
         if is_torch(value):
             if value.numel() == 1:
                 return float(value.detach().reshape(()).item())
             _check_broadcast(tuple(value.shape), self.shape, name)
-            return value.detach().to(dtype=self._like.real.dtype, device=self.device)
+            return value.detach().to(dtype=self.real_dtype, device=self.device)
         if np.ndim(value) == 0:
             return float(value)
         arr = np.asarray(value, dtype=float)
         _check_broadcast(arr.shape, self.shape, name)
-        return self._like.real.new_tensor(arr)
-
-    def max_abs(self, delta, y):
-        torch = self.torch
-        with torch.no_grad():
-            pair = torch.stack([delta.detach().abs().max(), y.detach().abs().max()])
-            big, small = pair.tolist()
-            return big, small
-
-    def identity(self, n):
-        return self.torch.eye(n, dtype=self.dtype, device=self.device)
+        return self.torch.as_tensor(arr, dtype=self.real_dtype, device=self.device)
 
     def newton_matrix(self, jac, gamma_h):
-        return self.identity(self.size) - gamma_h * jac
+        eye = self.torch.eye(self.size, dtype=jac.dtype, device=self.device)
+        return eye - gamma_h * jac
 
     def linear_solve(self, matrix, rhs):
-        torch = self.torch
-        flat = rhs.reshape(self.size, 1)
-        sol, info = torch.linalg.solve_ex(matrix, flat)
+        sol, _ = self.torch.linalg.solve_ex(matrix, rhs.reshape(self.size, 1))
         return sol.reshape(self.shape)
 
-    def autograd_jacobian(self, raw_func, t_value, y):
-        """Jacobian ``d func / d y`` at ``(t, y)``, ``(n, n)``, without a graph."""
+    def jacobian(self, evaluator, t, y, f_y):
+        """``∂f/∂y`` at ``(t, y)`` by autograd, ``(n, n)``, without a graph (one call of
+        ``func``, vectorised by ``torch.func.jacrev``).
+
+        It is computed under ``enable_grad`` from a fresh leaf, so it is right also where
+        the caller runs without a graph (e.g. inside ``odeint_adjoint``'s backward pass).
+        A complex state is differentiated through its real view (``f`` holomorphic).
+        """
         torch = self.torch
-        y_detached = y.detach()
-        f_of_y = lambda state: raw_func(t_value, state)
-        try:
-            jac = torch.func.jacrev(f_of_y)(y_detached)
-        except Exception:  # e.g. func uses an operation vmap cannot batch
+        evaluator.nfe += 1
+        t_value = evaluator.time(t)
+        func = evaluator.func
+        y_leaf = y.detach()
+        if y_leaf.is_complex():
+            real_view = torch.view_as_real(y_leaf)
+
+            def f_real(u):
+                return torch.view_as_real(func(t_value, torch.view_as_complex(u)))
+
             with torch.enable_grad():
-                jac = torch.autograd.functional.jacobian(f_of_y, y_detached)
+                jac = torch.autograd.functional.jacobian(f_real, real_view)
+            jac = jac.reshape(self.size, 2, self.size, 2)
+            jac = torch.complex(jac[:, 0, :, 0], jac[:, 1, :, 0])
+            return jac.detach()
+        f_of_y = lambda state: func(t_value, state)
+        with torch.enable_grad():
+            try:
+                jac = torch.func.jacrev(f_of_y)(y_leaf)
+            except Exception:  # e.g. func uses an operation vmap cannot batch
+                jac = torch.autograd.functional.jacobian(f_of_y, y_leaf)
         return jac.detach().reshape(self.size, self.size)
 
     def user_jacobian(self, jac_fn, t, y):
         jac = jac_fn(t, y)
         if not is_torch(jac):
-            jac = self._like.new_tensor(np.asarray(jac, dtype=float))
+            jac = self.torch.as_tensor(np.asarray(jac), device=self.device)
+        if not jac.is_complex():
+            jac = jac.to(self.real_dtype)
+        elif not self._like.is_complex():
+            raise ValueError("`jac(t, y)` returned a complex matrix for a real state.")
         return _square_jacobian(jac.detach(), self.size, self.shape)
-
-
-# ----------------------------------------------------------------------------- checks
-def check_shape(out, shape, t):
-    """Raise a ValueError if ``func`` returned an array of the wrong shape."""
-    if tuple(out.shape) != tuple(shape):
-        raise ValueError(
-            f"`func(t, y)` returned an array of shape {tuple(out.shape)} at t={float(t):g}, "
-            f"but `y0` has shape {tuple(shape)}; `func` must return dy/dt with the shape of y."
-        )
 
 
 def _check_broadcast(tol_shape, shape, name):
@@ -395,7 +382,7 @@ def _square_jacobian(jac, size, shape):
     )
 
 
-def raise_non_finite(t_start, t_end=None):
+def raise_non_finite(t_start, t_end=None, stats=None):
     """Raise the error for NaN/inf found in the solution."""
     where = (
         f"at t={t_start:.12g}" if t_end is None else f"between t={t_start:.12g} and t={t_end:.12g}"
@@ -404,5 +391,7 @@ def raise_non_finite(t_start, t_end=None):
         f"NaN or inf appeared in the solution {where}. The solution may blow up there, "
         "or the step is too large for this problem (it may be stiff): try a smaller "
         "`step_size`, an adaptive method, or an implicit method such as 'bdf2' or "
-        "'backward_euler'."
+        "'backward_euler'.",
+        t=float(t_start),
+        stats=stats,
     )

@@ -1,25 +1,224 @@
-"""The registry: method name -> method object."""
+"""Methods: what each name means, and the registry ``METHODS`` (name -> method object).
 
-from ._adaptive import EmbeddedRungeKutta
-from ._base import OdeMethod
-from ._explicit import ExplicitRungeKutta
-from ._implicit import ImplicitMidpoint, ThetaMethod
-from ._multistep import (
-    ADAMS_BASHFORTH,
-    ADAMS_MOULTON,
-    BDF,
-    AdamsPredictorCorrector,
-    LinearMultistep,
-    _adams_alpha,
+A method object is a description, not a solver: its name, order, family and source, the
+options it accepts (from the table in ``_options``), and ``make_step(evaluator, backend,
+options, stats)`` which builds the step object ``odeint`` hands to the loop. The loop
+never calls back into a method.
+"""
+
+from ._coefficients import ADAMS_BASHFORTH, ADAMS_MOULTON, BDF, adams_alpha
+from ._newton import NewtonSolver
+from ._options import OPTIONS
+from ._steps import (
+    DiagonallyImplicitRungeKutta,
+    ExplicitRungeKutta,
+    ExtrapolatedEuler,
+    LinearMultistepStep,
+    PredictorCorrectorStep,
 )
 from ._tableaus import TABLEAUS, ButcherTableau
 
-__all__ = ["METHODS", "list_methods", "resolve_method"]
+__all__ = [
+    "OdeMethod",
+    "RungeKuttaMethod",
+    "ImplicitRungeKuttaMethod",
+    "LinearMultistep",
+    "AdamsPredictorCorrector",
+    "METHODS",
+    "list_methods",
+    "resolve_method",
+    "theta_tableau",
+]
 
 _HNW1 = "Hairer, Nørsett & Wanner, Solving ODEs I (2nd ed., 1993)"
 _HW2 = "Hairer & Wanner, Solving ODEs II (2nd ed., 1996)"
 _SM = "Süli & Mayers, An Introduction to Numerical Analysis (2003), Ch. 12"
 
+
+class OdeMethod:
+    """Base class of the method objects in :data:`~course_utils.ode.METHODS`.
+
+    1. ``name``, ``order``, ``family`` and a docstring citing where the method comes from;
+    2. ``adaptive`` (chooses its own steps from ``rtol``/``atol``, needs ``error_order``)
+       or fixed step (needs ``step_size``); ``implicit`` (solves by Newton);
+    3. ``options``: the solver options it accepts (derived from the options table);
+    4. ``make_step(evaluator, backend, options, stats)``: the step object to integrate
+       with (see ``_steps``).
+    """
+
+    name = "method"
+    order = 0
+    adaptive = False
+    implicit = False
+    needs_theta = False
+    family = ""
+    error_order = None
+
+    @property
+    def options(self):
+        """The names of the solver options this method accepts."""
+        return frozenset(name for name, option in OPTIONS.items() if option.applies_to(self))
+
+    def make_step(self, evaluator, backend, options, stats):
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        kind = "adaptive" if self.adaptive else "fixed step"
+        kind += ", implicit" if self.implicit else ""
+        return f"<{type(self).__name__} {self.name!r}: order {self.order}, {kind}>"
+
+
+class RungeKuttaMethod(OdeMethod):
+    """An explicit Runge–Kutta method: fixed step, or adaptive if the tableau has ``b_hat``."""
+
+    def __init__(self, tableau, doc=None):
+        if not tableau.is_explicit:
+            raise ValueError(
+                f"Tableau {tableau.name!r} is implicit; odeint steps explicit tableaus and "
+                "diagonally implicit ones (lower-triangular `a`), e.g. 'backward_euler', "
+                "'trapezoidal', 'implicit_midpoint' or 'theta'."
+            )
+        if tableau.is_embedded and not any(tableau.error_weights != 0):
+            raise ValueError(
+                f"Tableau {tableau.name!r} has `b_hat` equal to `b`: no error estimate."
+            )
+        self.tableau = tableau
+        self.name = tableau.name
+        self.order = tableau.order
+        self.adaptive = tableau.is_embedded
+        self.error_order = tableau.embedded_order
+        self.family = "adaptive Runge–Kutta" if self.adaptive else "explicit Runge–Kutta"
+        pair = f"({tableau.embedded_order}) pair" if self.adaptive else ""
+        self.__doc__ = doc or (
+            f"Explicit Runge–Kutta method {tableau.name!r} of order {tableau.order}{pair}, "
+            f"{tableau.num_stages} stages. Source: {tableau.reference or 'user-defined'}."
+        )
+
+    def make_step(self, evaluator, backend, options, stats):
+        return ExplicitRungeKutta(self.tableau, evaluator, backend)
+
+
+class ImplicitRungeKuttaMethod(OdeMethod):
+    """A diagonally implicit Runge–Kutta method (fixed step), stages solved by Newton.
+
+    ``tableau=None`` is the generic θ-method, whose tableau is built from ``theta=``.
+    """
+
+    implicit = True
+    family = "implicit one-step"
+
+    def __init__(self, name, tableau, doc):
+        self.name = name
+        self.tableau = tableau
+        self.needs_theta = tableau is None
+        self.order = 1 if tableau is None else tableau.order
+        self.__doc__ = doc
+
+    def order_for(self, theta):
+        """Order of the θ-method for a given θ (2 at ½, else 1)."""
+        return 2 if theta == 0.5 else 1
+
+    def make_step(self, evaluator, backend, options, stats):
+        tableau = self.tableau if self.tableau is not None else theta_tableau(options.theta)
+        newton = NewtonSolver(evaluator, backend, options, stats)
+        return DiagonallyImplicitRungeKutta(tableau, evaluator, backend, newton)
+
+
+class LinearMultistep(OdeMethod):
+    """A linear multistep method given by its coefficients ``alpha``, ``beta`` (ascending).
+
+    Explicit methods start (and take a shortened last step) with rk4, implicit ones with
+    backward Euler extrapolated to ``order`` (an explicit starter would undo the point of
+    BDF on a stiff problem: on Robertson's reactions with h = 0.1 an rk4 starting step
+    lands far outside rk4's stability region and the BDF steps after it cannot recover).
+    """
+
+    family = "linear multistep"
+
+    def __init__(self, name, alpha, beta, order, doc):
+        self.name = name
+        self.alpha = tuple(alpha)
+        self.beta = tuple(beta)
+        self.order = order
+        self.num_steps = len(alpha) - 1
+        self.implicit = beta[-1] != 0
+        self.__doc__ = doc
+
+    @property
+    def rho(self):
+        """Coefficients of ρ(ζ), ascending powers, as floats (shape (k+1,))."""
+        import numpy as np
+
+        return np.array([float(a) for a in self.alpha])
+
+    @property
+    def sigma(self):
+        """Coefficients of σ(ζ), ascending powers, as floats (shape (k+1,))."""
+        import numpy as np
+
+        return np.array([float(b) for b in self.beta])
+
+    def make_step(self, evaluator, backend, options, stats):
+        newton = NewtonSolver(evaluator, backend, options, stats) if self.implicit else None
+        if self.implicit:
+            starter = ExtrapolatedEuler(self.order, evaluator, newton)
+        else:
+            starter = ExplicitRungeKutta(TABLEAUS["rk4"], evaluator, backend)
+        predictor = ADAMS_BASHFORTH.get(self.num_steps, ())
+        return LinearMultistepStep(self, evaluator, starter, newton, options.step_size, predictor)
+
+
+class AdamsPredictorCorrector(OdeMethod):
+    """Adams–Bashforth–Moulton predictor–corrector of order p in PECE mode.
+
+    Predict with AB(p), Evaluate, Correct with AM(p), Evaluate: two evaluations of
+    ``func`` per step, order p, explicit (no Newton). Source: Hairer, Nørsett &
+    Wanner, *Solving ODEs I*, Sec. III.1; Süli & Mayers, Sec. 12.9. Started with rk4.
+    """
+
+    family = "linear multistep"
+
+    def __init__(self, order):
+        self.order = order
+        self.name = f"abm{order}"
+        self.num_steps = order
+
+    def make_step(self, evaluator, backend, options, stats):
+        starter = ExplicitRungeKutta(TABLEAUS["rk4"], evaluator, backend)
+        return PredictorCorrectorStep(
+            self.order, evaluator, starter, options.step_size,
+            ADAMS_BASHFORTH[self.order], ADAMS_MOULTON[self.order],
+        )
+
+
+def theta_tableau(theta):
+    """The θ-method as a two-stage Runge–Kutta tableau.
+
+    ``c = (0, 1)``, ``a = [[0, 0], [θ, 1-θ]]``, ``b = (θ, 1-θ)``; its stability function
+    is ``(1 + θz) / (1 - (1-θ)z)``. Notebook ``01_one_step_methods`` ("Stiffness").
+
+    Parameters
+    ----------
+    theta : float
+        θ in [0, 1].
+
+    Returns
+    -------
+    ButcherTableau
+    """
+    theta = float(theta)
+    return ButcherTableau(
+        [[0.0, 0.0], [theta, 1.0 - theta]],
+        [theta, 1.0 - theta],
+        [0.0, 1.0],
+        order=2 if theta == 0.5 else 1,
+        name=f"theta={theta:g}",
+        explicit=theta == 1.0,
+        reference="Süli & Mayers, Sec. 12.6",
+    )
+
+
+# ----------------------------------------------------------------------------- the registry
 _EXPLICIT_DOCS = {
     "euler": "Explicit (forward) Euler, order 1, one stage: y_{n+1} = y_n + h f(t_n, y_n). "
     f"Sources: {_HNW1}, Sec. I.7; {_SM}, Sec. 12.2. Notebook 01_one_step_methods.",
@@ -36,15 +235,13 @@ _EXPLICIT_DOCS = {
     f"Source: {_HNW1}, Sec. II.1, Table 1.2. Notebooks 02 and 05/06.",
     "rk38": "Kutta's 3/8 rule, fourth order, four stages. "
     f"Source: {_HNW1}, Sec. II.1, Table 1.2. Notebook 02_runge_kutta_multistep.",
-}
-_ADAPTIVE_DOCS = {
     "bosh3": "Bogacki–Shampine 3(2) pair, FSAL (3 new evaluations per step), "
     "cubic Hermite dense output (order 3). Source: Bogacki & Shampine, Appl. Math. "
     f"Lett. 2 (1989); {_HNW1}, Sec. II.4. Notebook 02_runge_kutta_multistep.",
     "dopri5": "Dormand–Prince 5(4) pair (the default; scipy's RK45, torchdiffeq's "
     "dopri5), FSAL (6 new evaluations per step), Shampine's order-4 continuous "
-    "extension for dense output. Source: Dormand & Prince, J. Comput. Appl. Math. 6 "
-    f"(1980); {_HNW1}, Sec. II.5 and II.6. Notebooks 02, 05 and 06.",
+    "extension for dense output, Hairer's stiffness test. Source: Dormand & Prince, "
+    f"J. Comput. Appl. Math. 6 (1980); {_HNW1}, Sec. II.5 and II.6. Notebooks 02, 05, 06.",
     "fehlberg45": "Runge–Kutta–Fehlberg 4(5) pair, propagating the fifth-order "
     "solution (local extrapolation), 6 evaluations per step, cubic Hermite dense "
     f"output. Source: Fehlberg, NASA TR R-315 (1969); {_HNW1}, Sec. II.4, Table 4.3.",
@@ -63,88 +260,77 @@ def _implicit_start(p, steps):
 
 
 def _build():
-    methods = {}
-    for name, doc in _EXPLICIT_DOCS.items():
-        methods[name] = ExplicitRungeKutta(TABLEAUS[name], doc)
-    for name, doc in _ADAPTIVE_DOCS.items():
-        dense = "dopri5" if name == "dopri5" else "hermite"
-        methods[name] = EmbeddedRungeKutta(TABLEAUS[name], dense=dense, doc=doc)
-
-    backward = ThetaMethod(
-        0.0,
+    methods = {name: RungeKuttaMethod(TABLEAUS[name], doc) for name, doc in _EXPLICIT_DOCS.items()}
+    methods["backward_euler"] = ImplicitRungeKuttaMethod(
         "backward_euler",
+        ButcherTableau([[1.0]], [1.0], [1.0], order=1, name="backward_euler",
+                       explicit=False, reference=_HW2),
         "Backward (implicit) Euler, order 1, A- and L-stable: "
         "y_{n+1} = y_n + h f(t_{n+1}, y_{n+1}); the θ-method with θ = 0. "
         f"Sources: {_SM}, Sec. 12.6; {_HW2}, Sec. IV.3. Notebook 01_one_step_methods.",
     )
-    backward.tableau = ButcherTableau(
-        [[1.0]],
-        [1.0],
-        [1.0],
-        order=1,
-        name="backward_euler",
-        explicit=False,
-        reference=_HW2,
-    )
-    methods["backward_euler"] = backward
-    methods["trapezoidal"] = ThetaMethod(
-        0.5,
+    methods["trapezoidal"] = ImplicitRungeKuttaMethod(
         "trapezoidal",
+        theta_tableau(0.5),
         "Trapezoidal rule (Crank–Nicolson), order 2, A-stable: the θ-method with θ = ½. "
         f"Sources: {_SM}, Sec. 12.6; {_HW2}, Sec. IV.3. Notebook 01_one_step_methods.",
     )
-    methods["theta"] = ThetaMethod(
-        None,
+    methods["theta"] = ImplicitRungeKuttaMethod(
         "theta",
+        None,
         "The θ-method y_{n+1} = y_n + h(θ f_n + (1-θ) f_{n+1}) with `theta=` given to "
         "odeint (θ = 1 explicit Euler, θ = 0 backward Euler, θ = ½ trapezoidal). "
         f"Order 2 at θ = ½, else 1. Source: {_SM}, Sec. 12.6. "
         "Notebook 01_one_step_methods.",
     )
-    methods["implicit_midpoint"] = ImplicitMidpoint()
-
+    methods["implicit_midpoint"] = ImplicitRungeKuttaMethod(
+        "implicit_midpoint",
+        ButcherTableau([[0.5]], [1.0], [0.5], order=2, name="implicit_midpoint",
+                       explicit=False, reference="Gauss–Legendre, s = 1"),
+        "Implicit midpoint rule y_{n+1} = y_n + h f(t_n + h/2, (y_n + y_{n+1})/2): the "
+        "one-stage Gauss–Legendre method, order 2, A-stable, symplectic (it preserves "
+        "quadratic invariants such as the energy of a linear oscillator). Sources: Hairer, "
+        "Lubich & Wanner, Geometric Numerical Integration, Sec. II.1; Butcher, Sec. 34. "
+        "Notebook 01_one_step_methods.",
+    )
     for p, beta in ADAMS_BASHFORTH.items():
         methods[f"ab{p}"] = LinearMultistep(
-            f"ab{p}",
-            _adams_alpha(p),
-            beta,
-            p,
+            f"ab{p}", adams_alpha(p), beta, p,
             f"Adams–Bashforth, {p}-step, order {p}, explicit. Started (and a short last "
-            "step taken) with rk4. "
-            f"Sources: {_HNW1}, Sec. III.1; {_SM}, Sec. 12.9. "
+            f"step taken) with rk4. Sources: {_HNW1}, Sec. III.1; {_SM}, Sec. 12.9. "
             "Notebook 02_runge_kutta_multistep.",
         )
     for p, beta in ADAMS_MOULTON.items():
         steps = len(beta) - 1
         methods[f"am{p}"] = LinearMultistep(
-            f"am{p}",
-            _adams_alpha(steps),
-            beta,
-            p,
+            f"am{p}", adams_alpha(steps), beta, p,
             f"Adams–Moulton, {steps}-step, order {p}, implicit (Newton). "
-            f"{_implicit_start(p, steps)} "
-            f"Sources: {_HNW1}, Sec. III.1; {_SM}, Sec. 12.9. "
+            f"{_implicit_start(p, steps)} Sources: {_HNW1}, Sec. III.1; {_SM}, Sec. 12.9. "
             "Notebook 02_runge_kutta_multistep.",
         )
     for p in ADAMS_BASHFORTH:
         methods[f"abm{p}"] = AdamsPredictorCorrector(p)
     for p, (alpha, beta_k) in BDF.items():
-        beta = [0] * (len(alpha) - 1) + [beta_k]
+        beta = (0,) * (len(alpha) - 1) + (beta_k,)
         methods[f"bdf{p}"] = LinearMultistep(
-            f"bdf{p}",
-            alpha,
-            beta,
-            p,
+            f"bdf{p}", alpha, beta, p,
             f"Backward differentiation formula, {p}-step, order {p}, implicit (Newton); "
             f"{'A-stable' if p <= 2 else 'A(α)-stable'}, for stiff problems. "
-            f"{_implicit_start(p, len(alpha) - 1)} Sources: {_HNW1}, Sec. III.1; {_HW2}, Sec. V.1. "
-            "Notebook 02_runge_kutta_multistep.",
+            f"{_implicit_start(p, len(alpha) - 1)} Sources: {_HNW1}, Sec. III.1; "
+            f"{_HW2}, Sec. V.1. Notebook 02_runge_kutta_multistep.",
         )
     return methods
 
 
 METHODS = _build()
 """dict: method name -> method object (with ``.order``, ``.adaptive``, ``.implicit``)."""
+
+_FAMILIES = {
+    "explicit": lambda m: isinstance(m, RungeKuttaMethod) and not m.adaptive,
+    "adaptive": lambda m: m.adaptive,
+    "implicit": lambda m: isinstance(m, ImplicitRungeKuttaMethod),
+    "multistep": lambda m: isinstance(m, (LinearMultistep, AdamsPredictorCorrector)),
+}
 
 
 def list_methods(family=None):
@@ -160,16 +346,10 @@ def list_methods(family=None):
     -------
     list of str
     """
-    selectors = {
-        None: lambda m: True,
-        "explicit": lambda m: isinstance(m, ExplicitRungeKutta),
-        "adaptive": lambda m: m.adaptive,
-        "implicit": lambda m: isinstance(m, (ThetaMethod, ImplicitMidpoint)),
-        "multistep": lambda m: isinstance(m, (LinearMultistep, AdamsPredictorCorrector)),
-    }
-    if family not in selectors:
-        raise ValueError(f"`family` must be one of {sorted(k for k in selectors if k)} or None.")
-    return [name for name, m in METHODS.items() if selectors[family](m)]
+    if family is not None and family not in _FAMILIES:
+        raise ValueError(f"`family` must be one of {sorted(_FAMILIES)} or None.")
+    keep = _FAMILIES.get(family, lambda m: True)
+    return [name for name, m in METHODS.items() if keep(m)]
 
 
 def resolve_method(method):
@@ -177,13 +357,17 @@ def resolve_method(method):
     if isinstance(method, OdeMethod):
         return method
     if isinstance(method, ButcherTableau):
-        if method.is_embedded:
-            return EmbeddedRungeKutta(method)
-        return ExplicitRungeKutta(method)
-    if isinstance(method, str):
-        key = method.lower()
-        if key in METHODS:
-            return METHODS[key]
+        if method.is_explicit:
+            return RungeKuttaMethod(method)
+        if all(method.a[i, j] == 0.0 for i in range(method.num_stages)
+               for j in range(i + 1, method.num_stages)):
+            return ImplicitRungeKuttaMethod(method.name, method, method.reference)
+        raise ValueError(
+            f"Tableau {method.name!r} is fully implicit (non-zero entries above the "
+            "diagonal of `a`); odeint steps explicit and diagonally implicit tableaus."
+        )
+    if isinstance(method, str) and method.lower() in METHODS:
+        return METHODS[method.lower()]
     raise ValueError(
         f"Unknown `method` {method!r}. Known methods: {', '.join(METHODS)}; "
         "or pass a ButcherTableau."

@@ -53,6 +53,15 @@ class ButcherTableau:
         triangular. If omitted it is inferred from ``a``.
     reference : str
         Where the method comes from.
+    dense : array_like, shape (s, q), optional
+        Dense-output (continuous extension) weights: ``b_i(θ) = Σ_k dense[i, k] θ^(k+1)``,
+        so that ``y(t_n + θh) ≈ y_n + h Σ_i b_i(θ) k_i``; at θ = 1 they must equal ``b``.
+        Without them the solver interpolates with a cubic Hermite polynomial.
+    dense_order : int, optional
+        Order of the continuous extension (required with ``dense``).
+
+    A tableau is immutable once built (its arrays are read-only), so one tableau can be
+    shared by every solve.
 
     Raises
     ------
@@ -80,6 +89,8 @@ class ButcherTableau:
         name="custom",
         explicit=None,
         reference="",
+        dense=None,
+        dense_order=None,
     ):
         self.a = _as_float_array(a, "a", ndim=2)
         num_stages = self.a.shape[0]
@@ -118,7 +129,7 @@ class ButcherTableau:
                 )
 
         if order is None:
-            from ..analysis import tableau_order
+            from ._order_conditions import tableau_order
 
             order = tableau_order(self)
         if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
@@ -134,6 +145,37 @@ class ButcherTableau:
             self.embedded_order = int(embedded_order)
         else:
             self.embedded_order = None
+        self.dense = None if dense is None else _as_float_array(dense, "dense", 2)
+        self.dense_order = None
+        if self.dense is not None:
+            if self.dense.shape[0] != num_stages:
+                raise ValueError(
+                    f"`dense` must have one row per stage ({num_stages}), got shape "
+                    f"{self.dense.shape}."
+                )
+            at_one = self.dense.sum(axis=1)
+            bad = np.flatnonzero(np.abs(at_one - self.b) > _TOL)
+            if bad.size:
+                i = bad[0]
+                raise ValueError(
+                    f"The dense-output weights must equal `b` at θ = 1, but row {i} sums to "
+                    f"{at_one[i]:.12g} and b[{i}] = {self.b[i]:.12g}."
+                )
+            if not isinstance(dense_order, (int, np.integer)) or dense_order < 1:
+                raise ValueError("`dense_order` (a positive integer) must come with `dense`.")
+            self.dense_order = int(dense_order)
+        for name in ("a", "b", "c", "b_hat", "dense"):
+            value = getattr(self, name)
+            if value is not None:
+                value.flags.writeable = False
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_frozen", False):
+            raise AttributeError(
+                f"A ButcherTableau is immutable; build a new one instead of setting `{name}`."
+            )
+        object.__setattr__(self, name, value)
 
     # -- derived properties
     @property
@@ -145,6 +187,11 @@ class ButcherTableau:
     def is_embedded(self) -> bool:
         """True for an embedded pair (has ``b_hat``, usable adaptively)."""
         return self.b_hat is not None
+
+    @property
+    def error_weights(self):
+        """``b - b_hat``: the embedded error estimate is ``h Σ_i (b_i - b̂_i) k_i``."""
+        return None if self.b_hat is None else self.b - self.b_hat
 
     @property
     def is_fsal(self) -> bool:
@@ -206,6 +253,30 @@ def _tab(rows, b, c, **kw):
 
 
 _HNW = "Hairer, Nørsett & Wanner, Solving ODEs I, Sec. II.1"
+
+_DOPRI5_B = [F(35, 384), 0, F(500, 1113), F(125, 192), F(-2187, 6784), F(11, 84), 0]
+# Shampine's order-4 continuous extension of dopri5, as in Hairer's DOPRI5 code (HNW I,
+# Sec. II.6): y(θ) = y0 + θ(Δ + (1-θ)(B + θ(R4 + (1-θ) R5))) with Δ = h Σ b_i k_i,
+# B = h k_1 - Δ, R4 = Δ - h k_7 - B and R5 = h Σ d_i k_i. Expanded in powers of θ
+# these are the weights b_i(θ) = Σ_k dense[i, k] θ^(k+1) below.
+_DOPRI5_D = [
+    F(-12715105075, 11282082432), 0, F(87487479700, 32700410799),
+    F(-10690763975, 1880347072), F(701980252875, 199316789632),
+    F(-1453857185, 822651844), F(69997945, 29380423),
+]
+
+
+def _dopri5_dense():
+    rows = []
+    for i in range(7):
+        first, last = F(int(i == 0)), F(int(i == 6))
+        delta = F(_DOPRI5_B[i])
+        bspl = first - delta
+        rc4 = delta - last - bspl
+        rc5 = _DOPRI5_D[i]
+        rows.append([float(x) for x in (delta + bspl, rc4 + rc5 - bspl, -rc4 - 2 * rc5, rc5)])
+    return rows
+
 
 TABLEAUS = {
     "euler": _tab([[]], [1], [0], order=1, name="euler", reference="Euler (1768); " + _HNW),
@@ -277,7 +348,7 @@ TABLEAUS = {
             [F(9017, 3168), F(-355, 33), F(46732, 5247), F(49, 176), F(-5103, 18656)],
             [F(35, 384), 0, F(500, 1113), F(125, 192), F(-2187, 6784), F(11, 84)],
         ],
-        [F(35, 384), 0, F(500, 1113), F(125, 192), F(-2187, 6784), F(11, 84), 0],
+        _DOPRI5_B,
         [0, F(1, 5), F(3, 10), F(4, 5), F(8, 9), 1, 1],
         b_hat=[
             F(5179, 57600),
@@ -292,6 +363,8 @@ TABLEAUS = {
         embedded_order=4,
         name="dopri5",
         reference="Dormand & Prince, J. Comput. Appl. Math. 6 (1980) 19-26; HNW Sec. II.5",
+        dense=_dopri5_dense(),
+        dense_order=4,
     ),
     "fehlberg45": _tab(
         [
