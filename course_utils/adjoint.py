@@ -131,8 +131,10 @@ def adjoint_dynamics(func, t, y, a, params):
 
 
 def _check_scalar_tolerance(value, name):
+    from .ode._options import check_tolerance
+
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
+        return check_tolerance(float(value), name)
     raise ValueError(
         f"`{name}` must be a number for the backward solve (the augmented state has no "
         "shape to broadcast an array against); pass a scalar `adjoint_rtol`/`adjoint_atol`."
@@ -161,17 +163,47 @@ def _backward_tolerances(torch, settings, num_state, num_params, dtype, device):
     return rtols, atols
 
 
-def _check_backward_method(name):
-    """Fail at call time, not in the middle of ``.backward()``, for a fixed-step
-    ``adjoint_method`` without ``adjoint_step_size``."""
-    from .ode import METHODS
+def _backward_settings(method, rtol, atol, options, solver_options, adjoint_method,
+                       adjoint_rtol, adjoint_atol, adjoint_step_size, adjoint_options):
+    """The backward solve's odeint keywords, validated now (not in ``.backward()``).
 
-    method = METHODS.get(name) if isinstance(name, str) else None
-    if method is not None and "step_size" in method.options:
-        raise ValueError(
-            f"`adjoint_method={name!r}` is a fixed-step method: pass `adjoint_step_size` "
-            "as well (e.g. adjoint_step_size=0.01)."
-        )
+    Without ``adjoint_method`` the backward solve inherits the forward method and its
+    options (except ``jac``, which is the forward field's Jacobian); ``adjoint_step_size``
+    and ``adjoint_options`` override them. The tolerances must be numbers (the augmented
+    state has no shape to broadcast an array against).
+    """
+    from .ode._options import OPTIONS, resolve_options
+    from .ode._registry import resolve_method
+
+    inherited = {}
+    if adjoint_method is None:
+        inherited = {k: v for k, v in dict(options or {}, **solver_options).items()
+                     if k in OPTIONS and k != "jac" and v is not None}
+    backward = resolve_method(method if adjoint_method is None else adjoint_method)
+    chosen = dict(inherited)
+    if adjoint_options is not None:
+        if not isinstance(adjoint_options, dict):
+            raise ValueError(
+                f"`adjoint_options` must be a dict, got {type(adjoint_options).__name__}."
+            )
+        unknown = [k for k in adjoint_options if k not in OPTIONS]
+        if unknown:
+            raise ValueError(
+                f"Unknown option `{unknown[0]}` in `adjoint_options`; the solver options are "
+                f"{', '.join(OPTIONS)}."
+            )
+        chosen.update(adjoint_options)
+    if adjoint_step_size is not None:
+        chosen["step_size"] = adjoint_step_size
+    resolve_options(backward, {}, chosen, prefix="adjoint_")  # raises now if anything is off
+    return dict(
+        chosen,
+        method=backward,
+        rtol=_check_scalar_tolerance(rtol if adjoint_rtol is None else adjoint_rtol,
+                                     "adjoint_rtol" if adjoint_rtol is not None else "rtol"),
+        atol=_check_scalar_tolerance(atol if adjoint_atol is None else adjoint_atol,
+                                     "adjoint_atol" if adjoint_atol is not None else "atol"),
+    )
 
 
 def _make_function():
@@ -218,6 +250,26 @@ def _make_function():
             rtol, atol = _backward_tolerances(torch, settings, num_state, num_params,
                                               dtype, device)
             kwargs = dict(settings.backward_kwargs, rtol=rtol, atol=atol)
+            if kwargs["method"].implicit and "jac" not in kwargs:
+                # Newton needs the augmented field's Jacobian; `augmented` returns detached
+                # values (no graph in the backward pass), so differentiate a twin that keeps
+                # its graph: the second-order terms -∂(aᵀ∂f/∂y)/∂y come from create_graph.
+                def differentiable(time, state):
+                    y = state[:num_state].view(shape)
+                    a = state[num_state:2 * num_state].view(shape)
+                    f = func(time, y)
+                    grads = torch.autograd.grad(f, (y, *params), -a, create_graph=True,
+                                                allow_unused=True)
+                    parts = [f, *(torch.zeros_like(p) if g is None else g
+                                  for p, g in zip((y, *params), grads))]
+                    return torch.cat([part.reshape(-1) for part in parts])
+
+                def augmented_jacobian(time, state):
+                    with torch.enable_grad():
+                        return torch.autograd.functional.jacobian(
+                            lambda s: differentiable(time, s), state.detach())
+
+                kwargs["jac"] = augmented_jacobian
             adj = grad_ys[-1].clone()  # a(t_N), shape (*state_shape)
             param_grad = ys.new_zeros(num_params)  # (P,)
             t_grads = torch.zeros_like(t) if t_grad_needed else None
@@ -258,6 +310,8 @@ _FUNCTION = None
 
 
 def _accumulate(total, part):
+    total.njev += part.njev
+    total.num_newton_iters += part.num_newton_iters
     total.nfe += part.nfe
     total.num_accepted += part.num_accepted
     total.num_rejected += part.num_rejected
@@ -273,13 +327,6 @@ def odeint_adjoint(
     method="dopri5",
     rtol=1e-7,
     atol=1e-9,
-    step_size=None,
-    max_steps=100_000,
-    first_step=None,
-    theta=None,
-    jac=None,
-    newton_tol=None,
-    max_newton_iters=None,
     options=None,
     return_stats=False,
     adjoint_method=None,
@@ -289,6 +336,7 @@ def odeint_adjoint(
     adjoint_options=None,
     adjoint_params=None,
     seminorm=False,
+    **solver_options,
 ):
     r"""Solve ``dy/dt = func(t, y)`` and differentiate by the continuous adjoint method.
 
@@ -313,9 +361,9 @@ def odeint_adjoint(
     t : torch.Tensor or array_like, shape (num_times,)
         Output times, strictly increasing or strictly decreasing. If ``t`` is a tensor
         that requires grad, ``∂L/∂t`` is returned too.
-    method, rtol, atol, step_size, max_steps, first_step, theta, jac, newton_tol, \
-max_newton_iters, options
-        The forward solve's settings, exactly as in :func:`~course_utils.ode.odeint`.
+    method, rtol, atol, options, **solver_options
+        The forward solve's settings, exactly as in :func:`~course_utils.ode.odeint`
+        (the solver options are forwarded, not repeated: one table serves both).
     return_stats : bool
         Also return an :class:`AdjointStats`; its ``backward`` part is filled in when the
         backward pass runs.
@@ -323,8 +371,10 @@ max_newton_iters, options
         Settings of the backward solve (default: the forward's). The tolerances must be
         numbers.
     adjoint_options : dict, optional
-        Further :func:`~course_utils.ode.odeint` keywords for the backward solve (e.g.
-        ``{"max_steps": 10**6}``).
+        Solver options of the backward solve, the same names as ``options`` (e.g.
+        ``{"max_steps": 10**6}`` or ``{"step_size": 0.01}`` for a fixed-step
+        ``adjoint_method``). Every backward setting is validated when
+        ``odeint_adjoint`` is called, not when ``.backward()`` runs.
     adjoint_params : sequence of torch.Tensor, optional
         The parameters to differentiate (default: those of ``func.parameters()`` that
         require grad). Each one given must require grad.
@@ -393,37 +443,12 @@ max_newton_iters, options
     elif not t.is_floating_point():
         t = t.to(y0.dtype)
 
-    forward_kwargs = dict(method=method, rtol=rtol, atol=atol, step_size=step_size,
-                          max_steps=max_steps, first_step=first_step, theta=theta, jac=jac,
-                          newton_tol=newton_tol, max_newton_iters=max_newton_iters,
+    forward_kwargs = dict(solver_options, method=method, rtol=rtol, atol=atol,
                           options=options)
-    backward_method = method if adjoint_method is None else adjoint_method
-    backward_kwargs = dict(
-        method=backward_method,
-        rtol=_check_scalar_tolerance(rtol if adjoint_rtol is None else adjoint_rtol,
-                                     "adjoint_rtol" if adjoint_rtol is not None else "rtol"),
-        atol=_check_scalar_tolerance(atol if adjoint_atol is None else adjoint_atol,
-                                     "adjoint_atol" if adjoint_atol is not None else "atol"),
-        max_steps=max_steps,
+    backward_kwargs = _backward_settings(
+        method, rtol, atol, options, solver_options, adjoint_method, adjoint_rtol,
+        adjoint_atol, adjoint_step_size, adjoint_options,
     )
-    if adjoint_step_size is not None:
-        backward_kwargs["step_size"] = adjoint_step_size
-    elif adjoint_method is None:  # the backward solve inherits the forward's method options
-        for key, value in (("step_size", step_size), ("theta", theta),
-                           ("newton_tol", newton_tol), ("max_newton_iters", max_newton_iters)):
-            if value is not None:
-                backward_kwargs[key] = value
-        for key, value in (options or {}).items():
-            if key in ("step_size", "theta", "newton_tol", "max_newton_iters", "max_steps"):
-                backward_kwargs[key] = value
-    else:
-        _check_backward_method(adjoint_method)
-    if adjoint_options:
-        if not isinstance(adjoint_options, dict):
-            raise ValueError(
-                f"`adjoint_options` must be a dict, got {type(adjoint_options).__name__}."
-            )
-        backward_kwargs.update(adjoint_options)
 
     stats = None
     if return_stats:

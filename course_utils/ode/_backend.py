@@ -125,6 +125,8 @@ class NumpyBackend(_Backend):
     def first_call(self, evaluator, t, y):
         """Evaluate ``func(t, y)`` once and check what it returned."""
         out = evaluator(t, y)
+        if out is None:
+            raise ValueError(f"`func` must return dy/dt, got {_describe(out)}.")
         if not isinstance(out, (np.ndarray, np.generic)):
             if is_torch(out):
                 raise ValueError(
