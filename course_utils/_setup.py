@@ -36,6 +36,17 @@ _STYLE = {
 }
 
 
+def env_flag(name: str) -> bool:
+    """Whether the environment variable ``name`` is switched on (``1``, ``true``, ``yes``
+    or ``on``, in any case); unset, empty, ``0`` or anything else is off.
+
+    The course's switches: ``COURSE_NO_WIDGETS`` (static figures only, for headless runs;
+    :mod:`course_utils.plotting.interactive`) and ``COURSE_FULL_TRACEBACKS`` (IPython's
+    usual tracebacks for failed checks; :mod:`course_utils.checks`).
+    """
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def in_colab() -> bool:
     """True when running inside Google Colab."""
     return "google.colab" in sys.modules

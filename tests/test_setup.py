@@ -64,3 +64,14 @@ def test_import_does_not_import_torch():
     code = "import sys, course_utils, course_utils.checks; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("value, on", [("1", True), ("yes", True), (" TRUE ", True),
+                                       ("on", True), ("0", False), ("", False),
+                                       ("no", False), (None, False)])
+def test_env_flag(monkeypatch, value, on):
+    if value is None:
+        monkeypatch.delenv("COURSE_TEST_FLAG", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_TEST_FLAG", value)
+    assert _setup.env_flag("COURSE_TEST_FLAG") is on

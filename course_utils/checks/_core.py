@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -38,10 +37,12 @@ from typing import Any
 
 import numpy as np
 
+from .._setup import env_flag
+
 PASS = "✅"
 TODO = "⏳"
 FAIL = "❌"
-#: Set (to anything but ``""`` or ``"0"``) to keep IPython's full tracebacks for checks.
+#: Set to ``1`` to keep IPython's full tracebacks for failed checks (see ``env_flag``).
 FULL_TRACEBACKS_ENV = "COURSE_FULL_TRACEBACKS"
 
 
@@ -177,8 +178,8 @@ def show_hint(shell, etype, value, tb, tb_offset=None) -> list[str]:
         sys.last_exc = value
     stb = [f"\x1b[31m{hint_line(value)}\x1b[0m  \x1b[2m(full traceback: run %tb)\x1b[0m"]
     show = getattr(shell, "_showtraceback", None)
-    if show is None:  # pragma: no cover - every IPython shell since 2.0 has it
-        print("\n".join(stb), file=sys.stderr)
+    if show is None:  # not an IPython shell we know: print the line ourselves
+        print(stb[0], file=sys.stderr)
     else:
         show(etype, value, stb)
     return stb
@@ -200,7 +201,7 @@ def install_hint_handler() -> bool:
     custom exception handler is already registered (it is left alone). Returns whether
     the handler is installed.
     """
-    if os.environ.get(FULL_TRACEBACKS_ENV, "") not in ("", "0"):
+    if env_flag(FULL_TRACEBACKS_ENV):
         return False
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None

@@ -15,8 +15,9 @@ that nothing answers. ``make lab`` does not set it; set it yourself
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
+
+from .._setup import env_flag
 
 __all__ = ["slider_figure", "widgets_enabled"]
 
@@ -26,7 +27,7 @@ NO_WIDGETS_ENV = "COURSE_NO_WIDGETS"
 
 def widgets_enabled() -> bool:
     """Whether :func:`slider_figure` may create widgets: ``COURSE_NO_WIDGETS`` is not set."""
-    return os.environ.get(NO_WIDGETS_ENV, "").strip().lower() not in ("1", "true", "yes", "on")
+    return not env_flag(NO_WIDGETS_ENV)
 
 
 def _widgets():
