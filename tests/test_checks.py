@@ -37,6 +37,10 @@ RIGHT = {
     ],
 }
 
+def _forgot_return(t, y0, lam):
+    y0 * np.exp(lam * np.asarray(t))  # noqa: B018 - the classic slip: no `return`
+
+
 WRONG = [
     ("decay_solution", lambda t, y0, lam: y0 * np.exp(-lam * t), "sign in the exponent"),
     ("decay_solution", lambda t, y0, lam: y0 * np.exp(t), "whatever lam"),
@@ -49,6 +53,7 @@ WRONG = [
     ("decay_solution", lambda t, y0, lam: y0 * float(np.exp(lam * np.ravel(t)[0])),
      "one value per time"),
     ("decay_solution", lambda t, y0, lam: undefined_name, "NameError"),  # noqa: F821
+    ("decay_solution", _forgot_return, "`return`"),
 ]
 
 globals().update(contract_tests("week00", RIGHT, WRONG))

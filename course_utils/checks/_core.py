@@ -129,6 +129,8 @@ def call(student_fn: Callable, *args: Any, **kwargs: Any) -> Any:
 
 def as_array(value: Any, name: str = "your result") -> np.ndarray:
     """Convert a student's result (NumPy, torch, list, float) to a float NumPy array."""
+    if value is None:  # NumPy would make it a NaN, and the hint would be about the value
+        raise CheckFailure(f"{name} is None: does your function `return` its result?")
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     try:
