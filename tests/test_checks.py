@@ -119,9 +119,11 @@ WRONG_CELL = "checks.decay_solution(lambda t, y0, lam: y0 * np.exp(-lam * t))"
 
 
 @pytest.fixture
-def shell():
+def shell(monkeypatch):
     """A fresh IPython shell, as a notebook kernel has (without the ZMQ front end)."""
     from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.delenv("COURSE_FULL_TRACEBACKS", raising=False)
 
     shell = InteractiveShell.instance(colors="nocolor")
     shell.set_custom_exc((), None)

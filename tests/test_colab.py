@@ -150,7 +150,9 @@ def _kernel_manager(python: Path, tmp_path: Path) -> KernelManager:
                 "display_name": "Colab-like (no course_utils)",
                 "language": "python",
                 # PYTHONPATH could name the repository; user site-packages could hold a copy.
-                "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1"},
+                # No widget front end here; and the one-line hints are what is tested.
+                "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "COURSE_NO_WIDGETS": "1",
+                        "COURSE_FULL_TRACEBACKS": ""},
             }
         )
     )
