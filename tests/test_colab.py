@@ -25,8 +25,8 @@ from tools import colab
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = colab.notebook_paths()
-ARCHIVE_LITERAL = re.compile(r'^    "([A-Za-z0-9+/=]+)",$', re.MULTILINE)
-SHA_LITERAL = re.compile(r"^    '([0-9a-f]{64})'", re.MULTILINE)
+ARCHIVE_LITERAL = re.compile(r'^    """\n([A-Za-z0-9+/=\n]+)\n"""\)$', re.MULTILINE)
+SHA_LITERAL = re.compile(r"^    '([0-9a-f]{64})',$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def _embedded(bundle_path: Path) -> tuple[bytes, str, str]:
     source = colab.setup_cell(nb).source
     (archive,) = ARCHIVE_LITERAL.findall(source)
     (sha,) = SHA_LITERAL.findall(source)
-    return base64.b64decode(archive), sha, source
+    return base64.b64decode("".join(archive.split())), sha, source
 
 
 def test_every_notebook_has_a_bundle(bundles):
@@ -61,8 +61,9 @@ def test_bundle_is_the_notebook_plus_a_bootstrap(bundles, folder, path):
         assert before.get("id") == after.get("id")
         if "setup" in before.metadata.get("tags", []):
             head, sep, tail = after.source.partition(colab.END_MARK + "\n")
-            assert sep and head.startswith(colab.BEGIN_MARK)
+            assert sep and head.startswith(colab.FORM_TITLE + "\n" + colab.BEGIN_MARK)
             assert tail == before.source, "the set-up cell's own code follows the bootstrap"
+            assert after.metadata == {**before.metadata, "cellView": "form"}
         else:
             assert after == before
     _, _, source = _embedded(bundles[colab.bundle_name(folder, path)])
@@ -73,6 +74,18 @@ def test_bundle_is_the_notebook_plus_a_bootstrap(bundles, folder, path):
             f"the bootstrap must not fetch or install anything ({forbidden!r})"
         )
     assert not re.search(r"^\s*[!%]", bootstrap, re.MULTILINE), "no shell or magic lines"
+
+
+def test_setup_cell_is_a_collapsed_form_with_short_lines(bundles):
+    """Colab shows the set-up cell as one line of intent; its code has no giant line."""
+    nb = nbformat.read(bundles["00_getting_started.ipynb"], as_version=4)
+    cell = colab.setup_cell(nb)
+    first, *rest = cell.source.splitlines()
+    assert re.fullmatch(r'#@title [^{}]+ \{ display-mode: "form" \}', first), first
+    assert cell.metadata["cellView"] == "form"
+    longest = max(len(line) for line in rest)
+    assert longest <= 100, f"a line of {longest} characters in the set-up cell"
+    assert cell.source.count("\n") > 1000  # the archive, 76 characters a line
 
 
 def test_embedded_archive_is_the_package_with_its_checksum(bundles):
@@ -137,7 +150,9 @@ def _kernel_manager(python: Path, tmp_path: Path) -> KernelManager:
                 "display_name": "Colab-like (no course_utils)",
                 "language": "python",
                 # PYTHONPATH could name the repository; user site-packages could hold a copy.
-                "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1"},
+                # No widget front end here; and the one-line hints are what is tested.
+                "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "COURSE_NO_WIDGETS": "1",
+                        "COURSE_FULL_TRACEBACKS": ""},
             }
         )
     )
@@ -157,6 +172,13 @@ PROBE_AFTER = (
 )
 
 
+WRONG_ANSWER = (
+    "def decay_solution(t, y0, lam):\n"
+    "    return y0 * np.exp(-lam * np.asarray(t))\n"
+    "checks.decay_solution(decay_solution)"
+)
+
+
 def _stream_text(cell) -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
 
@@ -171,6 +193,7 @@ def test_bundle_runs_where_the_package_is_not_importable(bundles, tmp_path):
     nb = nbformat.read(workdir / name, as_version=4)
     nb.cells.insert(0, new_code_cell(PROBE_BEFORE))
     nb.cells.append(new_code_cell(PROBE_AFTER))
+    nb.cells.append(new_code_cell(WRONG_ANSWER, metadata={"tags": ["raises-exception"]}))
     client = NotebookClient(
         nb,
         km=_kernel_manager(python, tmp_path),
@@ -183,7 +206,7 @@ def test_bundle_runs_where_the_package_is_not_importable(bundles, tmp_path):
     setup_output = _stream_text(colab.setup_cell(nb))
     assert setup_output.startswith("course_utils: using the copy embedded in this notebook")
     assert setup_output.count("\n") == 1, "the bootstrap prints exactly one line"
-    (line,) = [ln for ln in _stream_text(nb.cells[-1]).splitlines() if "PROBE-AFTER" in ln]
+    (line,) = [ln for ln in _stream_text(nb.cells[-2]).splitlines() if "PROBE-AFTER" in ln]
     used = json.loads(line.split(" ", 1)[1])
     bundle_dir = (workdir / colab.BUNDLE_DIR).resolve()
     assert Path(used["file"]).resolve().is_relative_to(bundle_dir), used
@@ -194,6 +217,12 @@ def test_bundle_runs_where_the_package_is_not_importable(bundles, tmp_path):
     archive, _, _ = _embedded(bundles[name])
     for member, content in colab.archive_members(archive).items():
         assert (extracted / member).read_bytes() == content, member
+    # A wrong answer fails the cell with one line (the hint), not a traceback.
+    (error,) = nb.cells[-1].outputs
+    assert error.output_type == "error" and error.ename == "CheckFailure"
+    assert "sign in the exponent" in error.evalue
+    (shown,) = error.traceback
+    assert "❌ decay_solution: Your function satisfies y' = -lam*y" in shown and "%tb" in shown
 
 
 def test_bootstrap_prefers_an_importable_course_utils(bundles, tmp_path):

@@ -29,3 +29,48 @@ def test_slider_figure_draws_static_default_without_a_kernel():
     assert shown is False and drawn == [0.2]
     with pytest.raises(ValueError, match="not one of"):
         plotting.slider_figure(lambda v: None, "h", [0.1], 0.3)
+
+
+class _KernelShell:
+    """Looks like a Jupyter kernel's shell to `slider_figure` (it has a `kernel`)."""
+
+    kernel = object()
+
+
+@pytest.mark.parametrize("value, live", [("1", False), ("TRUE", False), ("0", True), ("", True)])
+def test_slider_figure_honours_course_no_widgets(monkeypatch, capsys, value, live):
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setattr("IPython.get_ipython", lambda: _KernelShell())
+    monkeypatch.setenv("COURSE_NO_WIDGETS", value)
+    drawn = []
+    shown = plotting.slider_figure(lambda v: drawn.append(v), "h", [0.1, 0.2], 0.1)
+    assert shown is live and plotting.widgets_enabled() is live
+    assert drawn[0] == 0.1  # the static figure comes first either way
+    plt.close("all")
+
+
+def test_test_kernels_are_headless():
+    """The root conftest.py sets the switch for nbval's and the tests' kernels."""
+    assert not plotting.widgets_enabled()
+
+
+def test_execute_runs_notebooks_headless(tmp_path, monkeypatch):
+    """`make solutions` (tools/execute.py) gives its kernel COURSE_NO_WIDGETS=1 itself."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from tools import execute
+
+    monkeypatch.delenv("COURSE_NO_WIDGETS", raising=False)  # as in a plain shell
+    path = tmp_path / "slider.ipynb"
+    nb = new_notebook(cells=[new_code_cell(
+        "import matplotlib\nmatplotlib.use('Agg')\n"
+        "from course_utils.plotting import slider_figure\n"
+        "print('live:', slider_figure(lambda v: None, 'h', [0.1, 0.2], 0.1))"
+    )])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    execute.execute(path, timeout=120)
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [o.get("text") for o in outputs] == ["live: False\n"]

@@ -2,8 +2,11 @@
 
 A Colab user uploads one notebook file and runs it, with nothing else. Each bundle is a
 copy of a course notebook whose set-up cell (the one tagged ``setup``) starts with a
-short bootstrap followed by ``course_utils`` itself, as a base64-encoded ``.tar.xz``
-archive of the ``course_utils/`` package directory with its SHA-256:
+short bootstrap carrying ``course_utils`` itself, as a base64-encoded ``.tar.xz``
+archive of the ``course_utils/`` package directory (in lines of 76 characters) with its
+SHA-256. The cell's first line is a Colab form title (:data:`FORM_TITLE`) and its
+metadata says ``cellView: form``, so Colab shows it collapsed, as one line saying what
+it does (double-click it to see the code); elsewhere the title is a comment.
 
 * if ``import course_utils`` already works (a local install, or a second run), the
   bootstrap does nothing but say which copy is used;
@@ -59,13 +62,21 @@ END_MARK = "# <<< end of the course_utils bootstrap <<<"
 _EXCLUDED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 _EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".so"}
 
+#: The first line of a bundle's set-up cell: Colab shows the cell as a collapsed form with
+#: this title (``#@title``); elsewhere it is a comment.
+FORM_TITLE = ('#@title Run this cell first: set up course_utils, imports, seeds and plot '
+              'style { display-mode: "form" }')
+#: Characters per line of the embedded base64 archive (as in MIME, RFC 2045).
+ARCHIVE_LINE_LENGTH = 76
+
 BOOTSTRAP = '''\
+{title}
 {begin}
 # This notebook carries its own copy of `course_utils` (the course's Python package), so it
 # runs on Colab with nothing but this file. If `course_utils` is already importable, that
-# copy is used; otherwise the archive below is checked, unpacked into the working directory
-# put on sys.path. Nothing is downloaded or pip-installed.
-def _course_utils_bootstrap(archive_b64, sha256, version):
+# copy is used; otherwise the archive at the end of this bootstrap is checked, unpacked into
+# the working directory and put on sys.path. Nothing is downloaded or pip-installed.
+def _course_utils_bootstrap(sha256, version, archive_b64):
     import base64, hashlib, importlib, io, os, shutil, sys, tarfile, tempfile
     try:
         import course_utils
@@ -76,7 +87,7 @@ def _course_utils_bootstrap(archive_b64, sha256, version):
               f"{{getattr(course_utils, '__version__', '?')}} "
               f"({{os.path.dirname(course_utils.__file__)}})")
         return
-    data = base64.b64decode(archive_b64)
+    data = base64.b64decode("".join(archive_b64.split()))
     if hashlib.sha256(data).hexdigest() != sha256:
         raise RuntimeError("the course_utils archive in this notebook is damaged "
                            "(SHA-256 mismatch); download the notebook again")
@@ -97,8 +108,11 @@ def _course_utils_bootstrap(archive_b64, sha256, version):
     print(f"course_utils: using the copy embedded in this notebook, version {{version}}, "
           f"sha256 {{sha256[:12]}} ({{os.path.dirname(course_utils.__file__)}})")
 _course_utils_bootstrap(
-    "{archive}",
-    {sha256!r}, {version!r})
+    {sha256!r},
+    {version!r},
+    """
+{archive}
+""")
 del _course_utils_bootstrap
 {end}
 '''
@@ -151,11 +165,15 @@ def package_version(package: Path = PACKAGE) -> str:
 
 def bootstrap_source(archive: bytes, version: str) -> str:
     """The code that is prepended to a bundle's set-up cell."""
+    encoded = base64.b64encode(archive).decode("ascii")
+    lines = [encoded[i : i + ARCHIVE_LINE_LENGTH]
+             for i in range(0, len(encoded), ARCHIVE_LINE_LENGTH)]
     return BOOTSTRAP.format(
+        title=FORM_TITLE,
         begin=BEGIN_MARK,
         end=END_MARK,
         bundle_dir=BUNDLE_DIR,
-        archive=base64.b64encode(archive).decode("ascii"),
+        archive="\n".join(lines),
         sha256=hashlib.sha256(archive).hexdigest(),
         version=version,
     )
@@ -174,6 +192,7 @@ def make_bundle(nb, bootstrap: str, name: str):
     bundle = copy.deepcopy(nb)
     cell = setup_cell(bundle)
     cell.source = bootstrap + cell.source
+    cell.metadata["cellView"] = "form"  # what Colab writes for a collapsed form cell
     bundle.metadata["colab"] = {"name": name, "provenance": []}
     bundle.metadata.pop("widgets", None)
     return bundle

@@ -2,6 +2,10 @@
 
 Each notebook runs top to bottom in a fresh kernel of the current environment, from the
 ``solutions/`` folder (as nbval and JupyterLab run it); the wall time of each is printed.
+The kernel gets ``COURSE_NO_WIDGETS=1`` (:data:`HEADLESS_ENV`): nothing displays widgets
+here, so interactive figures draw only their static version
+(:func:`course_utils.plotting.slider_figure`) instead of opening widget comms that no
+front end answers.
 
 Usage::
 
@@ -12,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +24,12 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from course_utils.plotting.interactive import NO_WIDGETS_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Added to the kernel's environment: no front end, so no live widgets.
+HEADLESS_ENV = {NO_WIDGETS_ENV: "1"}
 
 #: Notebook metadata that changes on every run and says nothing about the content.
 VOLATILE_CELL_METADATA = ("execution",)
@@ -35,7 +45,7 @@ def execute(path: Path, timeout: int = 900) -> float:
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
-    client.execute()
+    client.execute(env={**os.environ, **HEADLESS_ENV})
     elapsed = time.perf_counter() - start
     for cell in nb.cells:
         for key in VOLATILE_CELL_METADATA:

@@ -3,18 +3,35 @@
 A saved notebook, the course site and nbval cannot run a slider, so the figure is always
 drawn statically first, at the default value; where ipywidgets is available a slider
 below it redraws the figure live in JupyterLab or Colab.
+
+**Headless runs draw only the static figure.** With the environment variable
+``COURSE_NO_WIDGETS=1`` in the kernel's environment no widget is created at all, so an
+execution without a front end (``make solutions`` — ``tools/execute.py`` —, the Makefile's
+nbval run, the test suite's kernels, the Colab-bundle test) never creates widget comms
+that nothing answers. ``make lab`` does not set it; set it yourself
+(``COURSE_NO_WIDGETS=1 jupyter lab``) to turn the sliders off. Values ``1``, ``true``,
+``yes`` and ``on`` (any case) turn widgets off; unset, empty or ``0`` leave them on.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
-__all__ = ["slider_figure"]
+from .._setup import env_flag
+
+__all__ = ["slider_figure", "widgets_enabled"]
+
+#: The environment variable that turns the live sliders off (headless execution).
+NO_WIDGETS_ENV = "COURSE_NO_WIDGETS"
+
+
+def widgets_enabled() -> bool:
+    """Whether :func:`slider_figure` may create widgets: ``COURSE_NO_WIDGETS`` is not set."""
+    return not env_flag(NO_WIDGETS_ENV)
 
 
 def _widgets():
-    if os.environ.get("COURSE_NO_WIDGETS"):
+    if not widgets_enabled():
         return None
     try:
         import ipywidgets
@@ -44,7 +61,9 @@ def slider_figure(draw: Callable, name: str, values: Sequence, value) -> bool:
     Returns
     -------
     bool
-        ``True`` if a live slider was shown, ``False`` if only the static figure.
+        ``True`` if a live slider was shown, ``False`` if only the static figure: outside
+        a Jupyter kernel, without ipywidgets, or when ``COURSE_NO_WIDGETS=1`` is set
+        (headless execution; see the module docstring).
     """
     import matplotlib.pyplot as plt
 
