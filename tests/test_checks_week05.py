@@ -475,7 +475,7 @@ def _augmented_create_graph(func, t, y, a):
 
 WRONG = [
     ("value_ops", (_mul_assigning, value_tanh), "accumulate"),
-    ("value_ops", (_mul_same_factor, value_tanh), "other"),
+    ("value_ops", (_mul_same_factor, value_tanh), "own\\* value"),
     ("value_ops", (_mul_no_upstream, value_tanh), "grow with `out.grad`"),
     ("value_ops", (_mul_captured_grad, value_tanh), "when it runs"),
     ("value_ops", (_mul_no_closure, value_tanh), "no closure"),

@@ -98,11 +98,12 @@ def value_ops(value_mul, value_tanh) -> str:
         _, local = _torch_grads(lambda s, t: s * t, [xa, xb])
         _, scaled = _check_closure(out, (a, b), local, "value_mul")
         if np.allclose(scaled, _UPSTREAM * np.array([xa, xb]), rtol=1e-12):
-            raise CheckFailure("`value_mul`: each parent received its *own* value; ∂(a·b)/∂a "
-                               "is the *other* factor.")
+            raise CheckFailure("`value_mul`: each parent received its *own* value times "
+                               "`out.grad` — is that ∂(a·b)/∂a? Differentiate the product "
+                               "with respect to each factor in turn.")
         expect(np.allclose(scaled, _UPSTREAM * np.array(local), rtol=1e-12, atol=1e-14),
-               "`value_mul`: the closure does not give ∂(a·b)/∂a and ∂(a·b)/∂b; each parent "
-               "receives the *other* factor times `out.grad`.")
+               "`value_mul`: the closure does not add ∂(a·b)/∂a · `out.grad` to `a.grad` and "
+               "∂(a·b)/∂b · `out.grad` to `b.grad`.")
         added = _run_closure(out, (a, b), _UPSTREAM, preset=_PRESET)
         expect(np.allclose(added, scaled, rtol=1e-12, atol=1e-14),
                "`value_mul`: a parent's earlier grad is overwritten. A node used by several "
@@ -523,8 +524,9 @@ def linear_ode_gradients(linear_ode_gradients) -> str:
             raise CheckFailure("∂L/∂y0 uses ∇g at the wrong point: the adjoint starts at "
                                "t = T from ∇g evaluated at the final state y(T), not at y0.")
         expect_close(grad_y0, exact_y0,
-                     "∂L/∂y0 is wrong: it is the adjoint at t = 0, a(0) = e^{AᵀT} ∇g(y(T)) — "
-                     "mind the transpose.", rtol=1e-7, atol=1e-10, name="grad_y0")
+                     "∂L/∂y0 is wrong: it is the adjoint a(0), from a' = -Aᵀa solved backwards "
+                     "from t = T — mind the transpose and the direction of time.",
+                     rtol=1e-7, atol=1e-10, name="grad_y0")
         expect_close(grad_y0, central, "∂L/∂y0 differs from central differences.",
                      rtol=1e-5, atol=1e-7, name="grad_y0")
         if np.allclose(grad_a, exact_a.T, rtol=1e-6, atol=1e-9) and size > 1:
