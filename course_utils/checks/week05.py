@@ -35,43 +35,88 @@ def _torch_grads(fn, values):
 
 
 # ----------------------------------------------------------------------------- section 1
+_UPSTREAM = 2.5  # a made-up out.grad, so that a closure that ignores it is caught
+_PRESET = 0.75  # a parent's grad before the closure runs, so that `=` is caught
+
+
+def _run_closure(out, parents, upstream, preset=0.0):
+    """Run ``out._backward()`` alone with ``out.grad = upstream`` and every parent's grad
+    set to ``preset``; return what the closure added to each parent."""
+    for parent in parents:
+        parent.grad = preset
+    out.grad = upstream
+    call(out._backward)  # a closure that raises becomes a hint
+    return [parent.grad - preset for parent in parents]
+
+
+def _check_closure(out, parents, local, op):
+    """The closure of ``out`` adds ``local[k] * out.grad`` to parent k, and accumulates.
+
+    ``local`` are the true local derivatives (from torch); ``op`` names the exercise.
+    """
+    from ..autodiff import Value
+
+    expect(out._backward is not Value(0.0)._backward,
+           f"`{op}`: the new node has no closure — assign your `_backward` function to "
+           "`out._backward` before returning `out`.")
+    unit = _run_closure(out, parents, 1.0)
+    scaled = _run_closure(out, parents, _UPSTREAM)
+    expect(not np.allclose(scaled, 0.0, atol=1e-300) or np.allclose(local, 0.0),
+           f"`{op}`: running the closure adds nothing to the parents' grads. It must read "
+           "`out.grad` when it runs (during the backward sweep); a copy taken when the node "
+           "is made is still 0.")
+    expect(not (np.allclose(scaled, unit, rtol=1e-12, atol=1e-14)
+                and not np.allclose(unit, 0.0)),
+           f"`{op}`: the parents' grads do not grow with `out.grad`. The chain rule "
+           "multiplies the local derivative by the adjoint of the output, `out.grad`; the "
+           "closure must use it.")
+    return unit, scaled
+
+
 @exercise("value_ops")
 def value_ops(value_mul, value_tanh) -> str:
     """Check the reverse-mode primitives ``value_mul(a, b)`` and ``value_tanh(a)``.
 
+    Each closure is run on its own with a made-up ``out.grad`` (it must scale with it) and
+    with parents whose ``grad`` is already non-zero (it must add, not assign); then a
+    composite expression with a shared input is swept by the library's ``backward``.
     Truth: torch autograd of the same expressions (section 1.2).
     """
     import torch
 
     from ..autodiff import Value
 
-    def product(xa, xb):
+    for xa, xb in [(0.7, -1.3), (-2.0, 0.25)]:
         a, b = Value(xa), Value(xb)
         out = call(value_mul, a, b)
         expect(isinstance(out, Value), "`value_mul` must return a new `Value` node.")
-        return a, b, out
-
-    for xa, xb in [(0.7, -1.3), (-2.0, 0.25)]:
-        a, b, out = product(xa, xb)
         expect_close(out.data, xa * xb, "`value_mul`: the node's `data` is not the product.",
                      name="value_mul(a, b).data")
         expect(any(p is a for p in out._parents) and any(p is b for p in out._parents),
                "`value_mul`: create the output as `Value(data, (a, b), '*')` so that the "
                "backward pass can find its parents.")
-        out.backward()
-        _, (grad_a, grad_b) = _torch_grads(lambda s, t: s * t, [xa, xb])
-        expect(math.isclose(a.grad, grad_a, rel_tol=1e-12, abs_tol=1e-14)
-               and math.isclose(b.grad, grad_b, rel_tol=1e-12, abs_tol=1e-14),
-               "`value_mul`: the closure does not give ∂(a·b)/∂a and ∂(a·b)/∂b; each parent "
-               "receives the *other* factor times `out.grad`.")
+        _, local = _torch_grads(lambda s, t: s * t, [xa, xb])
+        _, scaled = _check_closure(out, (a, b), local, "value_mul")
+        if np.allclose(scaled, _UPSTREAM * np.array([xa, xb]), rtol=1e-12):
+            raise CheckFailure("`value_mul`: each parent received its *own* value times "
+                               "`out.grad` — is that ∂(a·b)/∂a? Differentiate the product "
+                               "with respect to each factor in turn.")
+        expect(np.allclose(scaled, _UPSTREAM * np.array(local), rtol=1e-12, atol=1e-14),
+               "`value_mul`: the closure does not add ∂(a·b)/∂a · `out.grad` to `a.grad` and "
+               "∂(a·b)/∂b · `out.grad` to `b.grad`.")
+        added = _run_closure(out, (a, b), _UPSTREAM, preset=_PRESET)
+        expect(np.allclose(added, scaled, rtol=1e-12, atol=1e-14),
+               "`value_mul`: a parent's earlier grad is overwritten. A node used by several "
+               "children receives one contribution from each — accumulate with `+=`, never "
+               "assign with `=`.")
     a = Value(1.5)
     out = call(value_mul, a, a)
-    out.backward()
+    call(out.backward)
     expect(math.isclose(a.grad, 3.0, rel_tol=1e-12),
            "`value_mul(a, a)` gives the wrong gradient: a node used twice must receive both "
            "contributions — accumulate with `+=`, never assign with `=`.")
 
-    for xa in [0.3, -1.7, 0.0]:
+    for xa in [0.3, -1.7, 0.9]:
         a = Value(xa)
         out = call(value_tanh, a)
         expect(isinstance(out, Value), "`value_tanh` must return a new `Value` node.")
@@ -79,23 +124,28 @@ def value_ops(value_mul, value_tanh) -> str:
                      name="value_tanh(a).data")
         expect(any(p is a for p in out._parents),
                "`value_tanh`: record the input as the new node's parent.")
-        out.backward()
-        _, (grad,) = _torch_grads(torch.tanh, [xa])
-        expect(math.isclose(a.grad, grad, rel_tol=1e-12, abs_tol=1e-14),
+        _, local = _torch_grads(torch.tanh, [xa])
+        _, (scaled,) = _check_closure(out, (a,), local, "value_tanh")
+        expect(math.isclose(scaled, _UPSTREAM * local[0], rel_tol=1e-12, abs_tol=1e-14),
                "`value_tanh`: the local derivative is wrong; differentiate tanh and express "
-               "it through tanh itself.")
+               "it through tanh itself (the output's value).")
+        (added,) = _run_closure(out, (a,), _UPSTREAM, preset=_PRESET)
+        expect(math.isclose(added, scaled, rel_tol=1e-12, abs_tol=1e-14),
+               "`value_tanh`: the input's earlier grad is overwritten — accumulate with "
+               "`+=`, never assign with `=`.")
 
-    # a composite expression that uses both, with a shared input
+    # a composite expression that uses both, with a shared input, swept by the library
     xa, xb = 0.4, -0.9
     a, b = Value(xa), Value(xb)
     out = call(value_tanh, call(value_mul, call(value_tanh, call(value_mul, a, b)), a))
-    out.backward()
+    call(out.backward)
     value, grads = _torch_grads(lambda s, t: torch.tanh(torch.tanh(s * t) * s), [xa, xb])
     expect_close([out.data, a.grad, b.grad], [value] + grads,
-                 "Each primitive is right alone but the composite tanh(tanh(a·b)·a) is not: "
-                 "make the closures read `out.grad` when they run, not when they are made.",
+                 "Each closure is right on its own, but the composite tanh(tanh(a·b)·a) is "
+                 "not: do the closures change anything besides their parents' `grad` (the "
+                 "node's `data`, `out.grad`)?",
                  rtol=1e-10, atol=1e-12, name="value and gradients of the composite")
-    return "values and gradients equal torch autograd, shared inputs accumulate"
+    return "closures scale with out.grad and accumulate; the composite equals torch autograd"
 
 
 def _graphs():
@@ -124,29 +174,72 @@ def _graphs():
     return cases
 
 
+def _instrument(root):
+    """Wrap every node's closure so that the check sees which ran, in which order."""
+    from ..autodiff import topological_order
+
+    order = topological_order(root)
+    calls = []
+    for node in order:
+        def recorded(node=node, original=node._backward):
+            calls.append(id(node))
+            original()
+
+        node._backward = recorded
+    return order, calls
+
+
+def _check_sweep(order, calls):
+    """Every operation node ran exactly once, and after every node that uses it."""
+    children = {id(node): [] for node in order}
+    for node in order:
+        for parent in node._parents:
+            children[id(parent)].append(id(node))
+    operations = [node for node in order if node._parents]
+    counts = {id(node): calls.count(id(node)) for node in operations}
+    expect(all(counts.values()),
+           "Some nodes below the root never ran their `_backward`: the depth-first search "
+           "must reach every node through `_parents`, not only the root's direct parents.")
+    expect(all(count == 1 for count in counts.values()),
+           "A node's `_backward` ran more than once in one sweep: a node reachable along "
+           "two paths must appear only once in your order — remember the nodes you have "
+           "already visited.")
+    first_call = {node_id: calls.index(node_id) for node_id in counts}
+    for node in operations:
+        for child in children[id(node)]:
+            expect(first_call[child] < first_call[id(node)],
+                   "A node ran its `_backward` before one of the nodes that use it, so its "
+                   "grad was not complete yet: sweep the topological order in *reverse* "
+                   "(children before parents).")
+
+
 @exercise("backward_pass")
 def backward_pass(backward_pass) -> str:
     """Check ``backward_pass(root)``: topological sort plus a reverse sweep.
 
-    Truth: torch autograd of the same expressions (a diamond with shared nodes, and a
-    40-step chain), and central differences for an intermediate node (section 1.2).
+    Every closure is wrapped to record when it runs: each operation node must run once,
+    after all the nodes that use it. Truth: torch autograd of the same expressions (a
+    diamond with shared nodes, and a 40-step chain), and central differences for an
+    intermediate node (section 1.2).
     """
     from ..autodiff import Value
 
     for lib_fn, torch_fn, (xv, yv) in _graphs():
         x, y = Value(xv), Value(yv)
         root = lib_fn(x, y)
+        order, calls = _instrument(root)
         result = call(backward_pass, root)
         expect(result is None or result is root,
                "`backward_pass` should fill in `.grad` on the nodes and return nothing.")
+        expect(root.grad == 1.0,
+               "After the sweep the root's grad should be ∂root/∂root: seed it, after the "
+               "reset, before sweeping.")
+        _check_sweep(order, calls)
         _, grads = _torch_grads(torch_fn, [xv, yv])
-        expect(abs(root.grad - 1.0) < 1e-15,
-               "After the sweep the root's grad should be ∂root/∂root: seed it before "
-               "sweeping.")
         expect(np.allclose([x.grad, y.grad], grads, rtol=1e-10, atol=1e-12),
-               "The inputs' gradients differ from torch's: every node must run its "
-               "`_backward` only after all of its children have run (reverse topological "
-               "order), and each node exactly once.")
+               "The inputs' gradients differ from torch's although every node ran once in "
+               "a valid order: do you set any grad other than the root's seed?")
+        calls.clear()
         call(backward_pass, root)
         expect(np.allclose([x.grad, y.grad], grads, rtol=1e-10, atol=1e-12),
                "A second call on the same graph gives different gradients: reset every "
@@ -163,7 +256,7 @@ def backward_pass(backward_pass) -> str:
     expect(math.isclose(u.grad, central, rel_tol=1e-7),
            "An intermediate node's grad is wrong: the sweep must visit every node below "
            "the root, not only the inputs.")
-    return "gradients equal torch autograd on 5 graphs, repeated calls agree"
+    return "every node ran once, after its users; gradients equal torch autograd on 5 graphs"
 
 
 @exercise("dual_ops")
@@ -193,10 +286,16 @@ def dual_ops(dual_mul, dual_sin) -> str:
         out = call(dual_sin, Dual(xa, da))
         expect(isinstance(out, Dual), "`dual_sin` must return a `Dual`.")
         central = (math.sin(xa + step * da) - math.sin(xa - step * da)) / (2 * step)
-        expect_close([out.value, out.tangent], [math.sin(xa), central],
-                     "`dual_sin`: value or tangent wrong — the chain rule multiplies the "
-                     "local derivative by the incoming tangent.", rtol=1e-7, atol=1e-9,
-                     name="(dual_sin(a).value, .tangent)")
+        expect_close(out.value, math.sin(xa), "`dual_sin`: the value part is not the sine "
+                     "of the input's value.", name="dual_sin(a).value")
+        if da != 1.0 and math.isclose(out.tangent, math.cos(xa), rel_tol=1e-9):
+            raise CheckFailure("`dual_sin`: the tangent ignores the input's tangent — the "
+                               "chain rule multiplies the local derivative by the incoming "
+                               "tangent.")
+        expect_close(out.tangent, central,
+                     "`dual_sin`: the tangent is wrong — check which function is the "
+                     "derivative of sin, and its sign.", rtol=1e-7, atol=1e-9,
+                     name="dual_sin(a).tangent")
     # composite: sin(x * sin(x * y)) along (dx, dy) against torch.func.jvp
     xv, yv, dx, dy = 0.8, -0.6, 0.3, 1.2
     x, y = Dual(xv, dx), Dual(yv, dy)
@@ -272,6 +371,9 @@ def forward_jacobian(forward_jacobian) -> str:
         expect(ops.backward == 0,
                "Use forward mode — `Dual` inputs with unit tangents — not `Value` and "
                "`.backward()`.")
+        expect(ops.forward > 0,
+               "`f` ran no dual-number operation: call it on a list of `Dual` inputs (value, "
+               "tangent) — not on floats, and not through finite differences.")
         exact = torch.autograd.functional.jacobian(f_torch, torch.tensor(x, dtype=torch.float64))
         expect_close(jac, exact.numpy().reshape(shape),
                      "Some entries differ from torch's Jacobian: pass j seeds input j with "
@@ -323,12 +425,15 @@ def linear_adjoint_gradient(linear_adjoint_gradient) -> str:
         expect(result.shape == (num_params,),
                f"Return one derivative per parameter: shape ({num_params},), got "
                f"{result.shape}.")
-        pt = torch.tensor(p, requires_grad=True)
-        at = torch.tensor(a0) + torch.einsum("k,kij->ij", pt, torch.tensor(da))
-        bt = torch.tensor(b0) + pt @ torch.tensor(db)
+        # p enters A and b through two copies, so autograd also gives each part alone
+        p_in_a = torch.tensor(p, requires_grad=True)
+        p_in_b = torch.tensor(p, requires_grad=True)
+        at = torch.tensor(a0) + torch.einsum("k,kij->ij", p_in_a, torch.tensor(da))
+        bt = torch.tensor(b0) + p_in_b @ torch.tensor(db)
         xt = torch.linalg.solve(at, bt)
         gt = 0.5 * ((xt - torch.tensor(target)) ** 2).sum() + torch.sin(xt).sum()
-        (exact,) = torch.autograd.grad(gt, pt)
+        part_a, part_b = (g.numpy() for g in torch.autograd.grad(gt, (p_in_a, p_in_b)))
+        exact = torch.tensor(part_a + part_b)
         central = np.empty(num_params)
         step = 1e-6
         for k in range(num_params):
@@ -337,6 +442,19 @@ def linear_adjoint_gradient(linear_adjoint_gradient) -> str:
             plus = objective_np(np.linalg.solve(*assemble(p + e)))
             minus = objective_np(np.linalg.solve(*assemble(p - e)))
             central[k] = (plus - minus) / (2 * step)
+
+        def close(candidate, result=result):
+            return np.allclose(result, candidate, rtol=1e-6, atol=1e-9)
+
+        if close(part_b):
+            raise CheckFailure("Your dg/dp ignores that A depends on p: the term with "
+                               "∂A/∂p (applied to x) is missing.")
+        if close(part_a):
+            raise CheckFailure("Your dg/dp ignores that b depends on p: the term with "
+                               "∂b/∂p is missing.")
+        if close(part_b - part_a):
+            raise CheckFailure("The ∂A/∂p term has the wrong sign: differentiate A x = b "
+                               "with the product rule and move the ∂A/∂p term across.")
         if np.allclose(result, -exact.numpy(), rtol=1e-6, atol=1e-9):
             raise CheckFailure("Your gradient has the wrong sign: differentiate A x = b, "
                                "A x_p = b_p - A_p x, before taking the inner product "
@@ -400,14 +518,25 @@ def linear_ode_gradients(linear_ode_gradients) -> str:
             e = np.zeros(size)
             e[i] = step
             central[i] = (loss_np(a, y0 + e) - loss_np(a, y0 - e)) / (2 * step)
+        y_end_np = expm(a * horizon) @ y0
+        grad_end = grad_g(y_end_np)
+        if np.allclose(grad_y0, expm(a.T * horizon) @ grad_g(y0), rtol=1e-6, atol=1e-9):
+            raise CheckFailure("∂L/∂y0 uses ∇g at the wrong point: the adjoint starts at "
+                               "t = T from ∇g evaluated at the final state y(T), not at y0.")
         expect_close(grad_y0, exact_y0,
-                     "∂L/∂y0 is wrong: it is the adjoint at t = 0, a(0) = e^{AᵀT} ∇g(y(T)) — "
-                     "mind the transpose.", rtol=1e-7, atol=1e-10, name="grad_y0")
+                     "∂L/∂y0 is wrong: it is the adjoint a(0), from a' = -Aᵀa solved backwards "
+                     "from t = T — mind the transpose and the direction of time.",
+                     rtol=1e-7, atol=1e-10, name="grad_y0")
         expect_close(grad_y0, central, "∂L/∂y0 differs from central differences.",
                      rtol=1e-5, atol=1e-7, name="grad_y0")
         if np.allclose(grad_a, exact_a.T, rtol=1e-6, atol=1e-9) and size > 1:
             raise CheckFailure("grad_A is the transpose of the right answer: ∂L/∂A_ij "
                                "pairs a_i with y_j, i.e. ∫ a(t) y(t)ᵀ dt.")
+        shortcut = horizon * expm(a.T * horizon) @ np.outer(grad_end, y0)
+        if np.allclose(grad_a, shortcut, rtol=1e-6, atol=1e-9):
+            raise CheckFailure("grad_A pulls the two exponentials of the integrand together, "
+                               "which is only allowed when the matrices commute — here they "
+                               "do not. Evaluate the integral ∫ a(t) y(t)ᵀ dt itself.")
         expect_close(grad_a, exact_a,
                      "∂L/∂A is wrong: it is ∫₀ᵀ a(t) y(t)ᵀ dt; evaluate the integral exactly "
                      "(the block-matrix exponential) or with an accurate quadrature.",
@@ -426,6 +555,8 @@ def _small_field():
             self.lin1 = torch.nn.Linear(3, 6).double()
             self.lin2 = torch.nn.Linear(6, 2).double()
             self.scale = torch.nn.Parameter(torch.tensor(0.7, dtype=torch.float64))
+            # a parameter that f does not use (a frozen layer, a decoder's weights, ...)
+            self.unused = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
             with torch.no_grad():
                 for p in (self.lin1.weight, self.lin1.bias, self.lin2.weight, self.lin2.bias):
                     p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float64))
@@ -442,8 +573,10 @@ def _small_field():
 def augmented_dynamics(augmented_dynamics) -> str:
     """Check ``augmented_dynamics(func, t, y, a) = (f, -aᵀ ∂f/∂y, -aᵀ ∂f/∂θ)``.
 
-    Truth: full Jacobians from ``torch.func.jacrev`` contracted with ``a`` by hand
-    (section 5), for a single state and a batch of states.
+    Called as the backward pass of ``odeint_adjoint`` calls it: under ``torch.no_grad()``,
+    on a single state and on a batch of states, for a field with a parameter that ``f``
+    does not use. Truth: full Jacobians from ``torch.func.jacrev`` contracted with ``a``
+    by hand (section 5).
     """
     import torch
     from torch.func import functional_call, jacrev
@@ -456,7 +589,19 @@ def augmented_dynamics(augmented_dynamics) -> str:
         t = torch.tensor(0.4, dtype=torch.float64)
         y = torch.randn(shape, generator=generator, dtype=torch.float64)
         a = torch.randn(shape, generator=generator, dtype=torch.float64)
-        result = call(augmented_dynamics, func, t, y, a)
+        try:
+            with torch.no_grad():  # the context of the backward pass (section 5)
+                result = call(augmented_dynamics, func, t, y, a)
+        except CheckFailure:
+            call(augmented_dynamics, func, t, y.clone(), a)  # re-raises if it fails here too
+            raise CheckFailure("`augmented_dynamics` works with grad enabled but fails "
+                               "without, and the backward pass of `odeint_adjoint` runs "
+                               "without grad: build the graph inside `torch.enable_grad()`."
+                               ) from None
+        expect(not y.requires_grad,
+               "`augmented_dynamics` switched on `requires_grad` of the caller's `y`: work "
+               "on a detached copy (`y.detach().requires_grad_()`), not on the solver's "
+               "state.")
         expect(isinstance(result, (tuple, list)) and len(result) == 3,
                "Return a triple `(f, a_dot, param_dots)`.")
         f, a_dot, param_dots = result
@@ -493,6 +638,9 @@ def augmented_dynamics(augmented_dynamics) -> str:
                      rtol=1e-9, atol=1e-11, name="a_dot")
         for name, got in zip(names, param_dots):
             exact = -torch.tensordot(a, jac_p[name], dims=dims)
+            if exact.abs().max() > 0 and torch.allclose(got, -exact, rtol=1e-8, atol=1e-10):
+                raise CheckFailure(f"The parameter part for `{name}` has the wrong sign: "
+                                   "it is -aᵀ ∂f/∂θ, like `a_dot`.")
             expect_close(got.detach(), exact.numpy(),
                          f"The parameter part for `{name}` differs from -aᵀ ∂f/∂θ.",
                          rtol=1e-9, atol=1e-11, name=f"param_dots[{name}]")
