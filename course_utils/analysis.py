@@ -19,7 +19,7 @@ import numpy as np
 from numpy.polynomial import Polynomial
 
 from ._arrays import to_numpy as _to_numpy
-from .ode._order_conditions import _tableau_of, order_conditions, tableau_order
+from .ode import _order_conditions
 
 __all__ = [
     "max_norm",
@@ -169,8 +169,40 @@ def richardson_extrapolate(coarse, fine, order, ratio=2):
 
 
 # ----------------------------------------------------------------------------- order conditions
-# Defined next to the tableaus (a ButcherTableau computes its order from them) and
-# re-exported here: order_conditions, tableau_order.
+# Defined next to the tableaus (a ButcherTableau computes its order from them); these
+# wrappers also accept a registered method name.
+def _tableau_of(method):
+    """A ButcherTableau from a tableau, a registered name or a method object."""
+    from .ode import METHODS
+
+    if isinstance(method, str):
+        if method not in METHODS:
+            raise ValueError(f"Unknown method {method!r}; known: {', '.join(METHODS)}.")
+        method = METHODS[method]
+    tableau = method if hasattr(method, "a") and hasattr(method, "c") else None
+    tableau = tableau if tableau is not None else getattr(method, "tableau", None)
+    if tableau is None:
+        raise ValueError(f"{method!r} has no Butcher tableau.")
+    return tableau
+
+
+def order_conditions(tableau, max_order=4, weights="b"):
+    r"""Residuals of the Runge–Kutta order conditions, one per rooted tree (see
+    :func:`course_utils.ode._order_conditions.order_conditions`; ``tableau`` may be a
+    registered method name). Notebook ``02_runge_kutta_multistep`` ("Order conditions").
+
+    Returns
+    -------
+    dict of str -> float
+        ``condition -> (value - target)``; zero (to rounding) where it holds.
+    """
+    return _order_conditions.order_conditions(_tableau_of(tableau), max_order, weights)
+
+
+def tableau_order(tableau, tol=1e-10, weights="b"):
+    """Order of a Runge–Kutta tableau (or registered method name) from its order conditions
+    (checked up to 5). Notebook ``02_runge_kutta_multistep``."""
+    return _order_conditions.tableau_order(_tableau_of(tableau), tol, weights)
 
 
 # ----------------------------------------------------------------------------- stability (RK)
