@@ -37,7 +37,7 @@ BOOK_ORDER = [
 #: left unprocessed, and any control word (``\frac``, ``\begin``, ``\zeta``, ...).
 RAW_TEX = re.compile(r"\$\$|\\[()\[\]]|\\[A-Za-z]{2,}")
 # Sphinx 9 deprecates APIs that myst-parser and sphinx-book-theme still use.
-pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated. Check CHANGES for Sphinx API")
 needs_chromium = pytest.mark.skipif(
     site.find_chromium() is None,
     reason="Chromium is not installed: `make browser` installs Debian's chromium (as root)",
