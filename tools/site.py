@@ -14,8 +14,8 @@ configuration is ``book/conf.py``. This script only lays out the sources and run
    * ``how-a-notebook-works.md`` — that section of the README;
    * ``solutions/NN_name.ipynb`` and ``notebooks/NN_name.ipynb`` — copies of the
      notebooks with their committed outputs, each with a line of links under its title
-     (its twin and both Colab bundles) and with :func:`join_wrapped_math` applied to its
-     markdown cells.
+     (its twin and both Colab bundles; a student notebook's title says so) and with
+     :func:`join_wrapped_math` applied to its markdown cells.
 
 2. **Build** with Sphinx: notebooks are rendered, never executed. Every page gets the
    sidebar (the weeks; the page's sections on the right), previous/next links, and the
@@ -314,6 +314,8 @@ def stage_notebook(path: Path, folder: str, week: Week, root: Path) -> nbformat.
         if not placed:
             head, _, rest = cell.source.partition("\n")
             if head.startswith("# "):
+                if folder == "notebooks":  # tell the twins apart in search results
+                    head += " (student version)"
                 cell.source = f"{head}\n\n{banner}\n\n{rest.lstrip()}"
             else:
                 cell.source = f"{banner}\n\n{cell.source}"
