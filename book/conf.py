@@ -14,28 +14,24 @@ from pathlib import Path
 
 import mathjax  # the `django-static-mathjax` package: MathJax 3's distribution files
 
-HERE = Path(__file__).resolve().parent
-
 project = "Neural ODEs, from Euler to FFJORD"
-author = "the course's authors"
-copyright = "the course's authors"  # noqa: A001 (Sphinx's name)
 language = "en"
 
 extensions = ["myst_nb"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
-templates_path = []
 
 # ----------------------------------------------------------------- notebooks (MyST-NB)
 # Render the committed outputs; never run a kernel (the solutions are executed by
 # `make solutions`, the student notebooks are committed without outputs).
 nb_execution_mode = "off"
-# Widget outputs fall back to their static rendering: the embed script that MyST-NB
-# would otherwise add comes from a CDN.
+# No widget embed script: MyST-NB's default comes from a CDN, and the notebooks save no
+# widget state to show (each interactive figure has a static twin above it).
 nb_ipywidgets_js = {}
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "html_image"]
 myst_heading_anchors = 3
 myst_dmath_double_inline = True
+# The course's interactive figures are ipywidgets: no static rendering, no warning.
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
 # ----------------------------------------------------------------- math (offline)
@@ -62,6 +58,7 @@ html_last_updated_fmt = None  # deterministic output: no build dates in the page
 html_copy_source = False
 html_show_sourcelink = False
 html_show_sphinx = False
+html_show_copyright = False
 html_theme_options = {
     "home_page_in_toc": True,
     "show_navbar_depth": 1,
@@ -71,6 +68,7 @@ html_theme_options = {
     "use_repository_button": False,
     "navigation_with_keys": True,
     "search_bar_text": "Search the course…",
+    "footer_content_items": [],
 }
 
 
