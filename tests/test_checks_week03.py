@@ -157,6 +157,7 @@ WRONG = [
     ("rk2_step", _rk4, "more than two"),
     ("rk2_step", lambda f, x, h: (x + h * f(x))[0], "shape"),
     ("rk2_step", lambda f, x, h: x + h * f(x + h * f(x)), "first-order"),
+    ("rk2_step", lambda f, x, h: x + h * f(x + 0.5 * h * f(x)).mean(0), "mixes the points"),
 ]
 
 globals().update(contract_tests("week03", RIGHT, WRONG))

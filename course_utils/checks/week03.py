@@ -271,6 +271,17 @@ def rk2_step(student_fn) -> str:
                  name=name)
     a = np.array([[-0.3, 2.0], [-2.0, -0.3]])
     a_torch = torch.tensor(a)
+    batch = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.5, 0.5]], dtype=torch.float64)
+    together = as_array(call(student_fn, lambda z: torch.tanh(z) @ a_torch.T, batch, 0.2), name)
+    alone = np.concatenate([as_array(call(student_fn, lambda z: torch.tanh(z) @ a_torch.T,
+                                          batch[i:i + 1], 0.2), name) for i in range(3)])
+    expect(together.shape == alone.shape,
+           f"{name} returned shape {together.shape} for a batch of 3 points; it should keep "
+           "the shape of x, (batch, dim).")
+    expect(np.allclose(together, alone, rtol=1e-12, atol=1e-13),
+           f"{name} mixes the points of a batch: each row of x is its own state, so the "
+           "result for a batch must equal the results for its rows one at a time (no sums, "
+           "means or indexing across dimension 0).")
     orders = [
         _order_on(student_fn, lambda z: z @ a_torch.T, lambda y: a @ y, np.array([1.0, 0.0]),
                   2.0, name)
