@@ -44,7 +44,7 @@ def test_depth_snapshots_have_a_class_legend_and_short_titles():
 def test_gaussianization_panels_explain_the_circles():
     latents = [np.random.default_rng(seed).standard_normal((4000, 2)) for seed in range(2)]
     fig = plotting.gaussianization_panels(latents, steps=[0, 1])
-    labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
     assert labels == ["$|y| = 1$: 39% of $N(0, I)$", "$|y| = 2$: 86% of $N(0, I)$"]
     shown = fig.axes[1].texts[0].get_text()        # standard normal data: close to 39 / 86
     inside = [int(part.strip(" %")) for part in shown.split(":")[1].split("/")]

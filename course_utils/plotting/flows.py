@@ -129,7 +129,7 @@ def gaussianization_panels(latents, steps, limits=(-4.0, 4.0), panel_size: float
     A 2-D standard normal puts ``1 - exp(-r²/2)`` of its mass inside the circle of radius
     ``r``: 39 % inside ``r = 1`` and 86 % inside ``r = 2``. Each panel prints the fraction of
     the moved data inside the two circles, so the reader sees them approach 39 % / 86 %; the
-    first panel's legend says what the circles are. Used in section 2 of
+    figure's legend, below the panels, says what the circles are. Used in section 2 of
     ``04_normalising_flows``.
 
     Parameters
@@ -162,7 +162,8 @@ def gaussianization_panels(latents, steps, limits=(-4.0, 4.0), panel_size: float
                 bbox=dict(facecolor="white", alpha=0.8, lw=0))
         ax.set_xlabel("$y_1$")
         ax.set_ylabel("$y_2$" if ax is axes[0] else "")
-    axes[0].legend(loc="upper left", fontsize=7, framealpha=0.8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               fontsize=8)
     return fig
 
 
