@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._arrays import to_numpy
 from .base import COLORS, density_grid, show_density, subplots_grid
 
 __all__ = [
@@ -113,8 +114,7 @@ def density_panels(xx, yy, densities, titles, num_cols: int = 4, panel_size: flo
 
 def show_samples(ax, x, title: str, limits=(-4.0, 4.0), color=COLORS[0], size: float = 2.0):
     """Scatter ``x`` of shape ``(num, 2)`` (NumPy or torch) on square axes."""
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
+    x = to_numpy(x)
     x = np.asarray(x)
     ax.scatter(x[:, 0], x[:, 1], s=size, color=color, alpha=0.5, linewidths=0)
     ax.set(xlim=limits, ylim=limits, title=title, xlabel="$x_1$", ylabel="$x_2$")
@@ -146,9 +146,7 @@ def gaussianization_panels(latents, steps, limits=(-4.0, 4.0), panel_size: float
                               layout="constrained")
     angle = np.linspace(0, 2 * np.pi, 200)
     for ax, step in zip(axes, steps):
-        points = latents[step]
-        if hasattr(points, "detach"):
-            points = points.detach().cpu().numpy()
+        points = to_numpy(latents[step])
         points = np.asarray(points)
         show_samples(ax, points, f"after {step} step{'' if step == 1 else 's'}", limits)
         radii = np.linalg.norm(points, axis=1)

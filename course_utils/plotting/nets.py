@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._arrays import to_numpy
 from .base import COLORS
 
 __all__ = [
@@ -18,10 +19,7 @@ __all__ = [
 ]
 
 
-def _numpy(value):
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
+_numpy = to_numpy  # the package's one torch -> NumPy conversion
 
 
 def plot_hidden_trajectories(ax, trajectory, labels, num_shown: int = 150, title: str = ""):

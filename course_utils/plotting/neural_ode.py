@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._arrays import to_numpy
 from .base import COLORS
 
 __all__ = [
@@ -25,9 +26,7 @@ __all__ = [
 
 
 def _numpy(value):
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=float)
+    return to_numpy(value, dtype=float)
 
 
 def plot_field_quiver(ax, field, limits=(-2.0, 2.0), num_points: int = 17, color="0.5",
