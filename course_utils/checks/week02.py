@@ -53,9 +53,10 @@ def _step_polynomial(b, a, z_matrix):
 
 
 def _local_order(errors, step_sizes):
-    """Slope of log error against log h (at least two step sizes)."""
-    slope, _ = np.polyfit(np.log(step_sizes), np.log(errors), 1)
-    return float(slope)
+    """Slope of log error against log h: the one log-log fit of the package."""
+    from ..analysis import empirical_order
+
+    return empirical_order(step_sizes, errors)
 
 
 def _squared(t, y):
