@@ -111,6 +111,10 @@ def test_shared_norm_is_the_default_and_per_sample_applies_to_pairs_only():
         odeint(lambda t, y: -y, y0, [0.0, 1.0], per_sample="yes")
     with pytest.raises(ValueError, match="batch"):
         odeint(lambda t, y: -y, np.float64(1.0), [0.0, 1.0], per_sample=True)
+    with pytest.raises(ValueError, match="shape"):
+        odeint(lambda t, y: y[:1], y0, [0.0, 1.0], per_sample=True)
+    with pytest.raises(ValueError, match="shape"):
+        odeint(lambda t, y: None, y0, [0.0, 1.0], per_sample=True)
 
 
 def test_max_steps_and_non_finite_are_reported():

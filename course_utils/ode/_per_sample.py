@@ -101,7 +101,13 @@ def _loop(tableau, error_order, evaluator, y0, times, backend, rtol, atol, first
         return backend.from_mask(host).reshape(bshape)
 
     t = np.full(batch, t0)
-    f = backend.first_call(evaluator, backend.from_host(t), y0)
+    f = evaluator(backend.from_host(t), y0)
+    if not hasattr(f, "shape") or not hasattr(f, "dtype"):
+        raise ValueError(
+            f"`func` must return an array/tensor with the shape of `y` {backend.shape} "
+            f"(with per_sample=True it gets t of shape ({batch},)), got {type(f).__name__}."
+        )
+    backend.check_first_output(f, t0)
     if first_step is None:
         h_abs = _initial_steps(evaluator, backend, t0, y0, f, t_end, direction, error_order,
                                rtol, atol + tiny, column)
