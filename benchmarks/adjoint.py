@@ -233,7 +233,8 @@ def main(argv=None):
     print("\ntargets:")
     first, last = horizons[0], horizons[-1]
     for solver in solvers:
-        if solver == "backprop" or (solver, first) not in results:
+        if solver == "backprop" or solver.startswith("interpolated") \
+                or (solver, first) not in results:
             continue
         low = max(results[solver, first]["delta"], 1.0)  # 1 MiB floor: RSS granularity
         high = max(results[solver, last]["delta"], 1.0)
@@ -252,6 +253,10 @@ def main(argv=None):
                 print(f"  {solver}: T={h:g} backward/forward NFE = {ratio:.2f}"
                       f"{' (<= 0.7)' if ratio <= 0.7 else ' (> 0.7)'}; saved MiB per forward "
                       f"step = {row['saved'] / row['steps']:.3f}")
+            saved = results[solver, last]["saved"] / results[solver, first]["saved"]
+            steps = results[solver, last]["steps"] / results[solver, first]["steps"]
+            print(f"  {solver}: saved memory grows {saved:.1f}x while the steps kept grow "
+                  f"{steps:.1f}x ({'no faster' if saved <= steps else 'FASTER'})")
     for base in ("adjoint", "tdq-adjoint"):
         if (base, first) in results and (base + "+semi", first) in results:
             fewer = all(results[base + "+semi", h]["nfe_backward"]
