@@ -235,3 +235,16 @@ def test_stats_report_both_passes_and_the_memory_kept():
     assert stats.backward.nfe == 0 and stats.dense_bytes > 0
     ys[-1].sum().backward()
     assert stats.backward.nfe > 0 and stats.num_backward_calls == 1
+
+
+def test_backsolve_adjoint_with_per_sample_forward_steps_matches_backprop():
+    """per_sample=True shapes the forward solve only; the backward solve's flat state is
+    not a batch, so odeint_adjoint must not inherit the option."""
+    func = Mlp()
+    y0 = torch.tensor([[0.5, -0.3], [1.0, 0.1], [-2.0, 0.4]], dtype=DTYPE)
+    t = torch.tensor([0.0, 1.0], dtype=DTYPE)
+    want = _gradients(odeint, func, y0, t, per_sample=True, **TIGHT)
+    got = _gradients(odeint_adjoint, func, y0, t, per_sample=True, **TIGHT)
+    _assert_close(got, want, 1e-7)
+    with pytest.raises(ValueError, match="per_sample"):
+        odeint_interpolated_adjoint(func, y0, t, per_sample=True)

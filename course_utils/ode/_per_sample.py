@@ -27,7 +27,7 @@ attention across the batch): each is advanced at its own time.
 The statistics count calls of ``func`` on the whole batch in ``nfe``; ``num_accepted``
 and ``num_rejected`` sum over the samples, and ``stats.per_sample_accepted`` /
 ``stats.per_sample_rejected`` (NumPy integer arrays of shape ``(batch,)``) give them per
-sample.
+sample; ``step_sizes`` and ``step_times`` stay empty (each sample has its own).
 
 Explicit embedded pairs only (``dopri5``, ``bosh3``, ``fehlberg45`` or an explicit
 ``ButcherTableau`` with ``b_hat``).
