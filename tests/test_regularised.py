@@ -32,7 +32,7 @@ def test_penalties_of_a_linear_field_match_closed_forms():
     kinetic = float((x**2).sum(1).mean()) * (1 - math.exp(-2 * T)) / 2
     assert model.last_kinetic == pytest.approx(kinetic, rel=1e-8)
     assert model.last_jacobian == pytest.approx(dim * T, rel=0.03)  # Hutchinson, 20000 rows
-    assert float(penalty) == pytest.approx(model.last_kinetic + model.last_jacobian)
+    assert float(penalty.detach()) == pytest.approx(model.last_kinetic + model.last_jacobian)
 
 
 def test_penalty_gradient_matches_finite_differences():
