@@ -76,8 +76,7 @@ def claim_backward_half(torch):
     reason = ("" if ok else "backward NFE exceeds forward here: the adjoint a' = -aᵀ∂f/∂y of "
               "this untrained field needs more steps than y' = f, and each backward "
               "evaluation costs one call of f whether y is re-integrated or interpolated; "
-              "Chen et al. measured a model during training, whose dynamics the "
-              "training had made easy to integrate backwards")
+              "Chen et al. measured trained models, not this untrained field")
     return ("Backward NFE ≈ ½ forward NFE", "Chen et al. 2018, Fig. 3c",
             "; ".join(parts), "no" if not ok else "yes", reason)
 
