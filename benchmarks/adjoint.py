@@ -10,6 +10,10 @@ parameters, by
 * ``backprop``: ``course_utils.ode.odeint`` + autograd (discretise-then-optimise);
 * ``adjoint``: ``course_utils.adjoint.odeint_adjoint`` (optimise-then-discretise);
 * ``adjoint+semi``: the same with ``seminorm=True``;
+* ``interpolated`` / ``interpolated+semi``: the interpolating adjoint
+  (``course_utils.adjoint_checkpoint.odeint_interpolated_adjoint``: the forward's
+  interpolants are kept, the backward pass solves only ``(a, g_θ)``), without and with
+  the seminorm;
 * ``tdq-adjoint`` / ``tdq-adjoint+semi``: torchdiffeq's ``odeint_adjoint`` (a peer, with
   ``adjoint_options={"norm": "seminorm"}`` for the second).
 
@@ -27,12 +31,15 @@ resident set follows the live tensors. It reports
   the memory the gradient computation needed beyond the fixed cost of torch, the model
   and the data — the number whose growth with T we compare;
 * ``saved MiB``: bytes of the tensors autograd saved for the backward pass (via
-  ``torch.autograd.graph.saved_tensors_hooks``; deterministic);
+  ``torch.autograd.graph.saved_tensors_hooks``; deterministic), plus for the
+  interpolating adjoint the bytes of the interpolants it keeps;
 * forward and backward NFE (calls of the vector field, counted by the field itself), the
   accepted forward steps, and the wall time of forward + backward.
 
 Targets (issue 7): the adjoint's Δpeak flat within 1.2x from T = 1 to 80 while
 backprop's grows with the steps taken; backward NFE with the seminorm below that without.
+Targets (issue 17): the interpolating adjoint's backward/forward NFE <= 0.7 at T = 20, and
+its saved memory growing no faster than the forward steps it keeps.
 """
 
 import argparse
@@ -47,7 +54,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SOLVERS = ["backprop", "adjoint", "adjoint+semi", "tdq-adjoint", "tdq-adjoint+semi"]
+SOLVERS = ["backprop", "adjoint", "adjoint+semi", "interpolated", "interpolated+semi",
+           "tdq-adjoint", "tdq-adjoint+semi"]
 HORIZONS = [1.0, 5.0, 20.0, 80.0]
 TOL = 1e-5
 BATCH, HIDDEN = 256, 64
@@ -107,12 +115,23 @@ def worker(solver, horizon):
             return self.net(torch.cat([y, phase], dim=-1))
 
     field = Field()
+    kept = [0]  # bytes of the interpolants the interpolating adjoint keeps
     y0 = torch.randn(BATCH, 2, generator=torch.Generator().manual_seed(1))
 
     if solver == "backprop":
         from course_utils.ode import odeint
 
         solve = lambda y, t: odeint(field, y, t, rtol=TOL, atol=TOL)
+    elif solver.startswith("interpolated"):
+        from course_utils.adjoint_checkpoint import odeint_interpolated_adjoint
+
+        semi = solver.endswith("+semi")
+
+        def solve(y, t):  # the kept interpolants are not saved tensors: count them here
+            ys, stats = odeint_interpolated_adjoint(field, y, t, rtol=TOL, atol=TOL,
+                                                    seminorm=semi, return_stats=True)
+            kept[0] = stats.dense_bytes
+            return ys
     elif solver.startswith("adjoint"):
         from course_utils.adjoint import odeint_adjoint
 
@@ -159,7 +178,7 @@ def worker(solver, horizon):
         _, stats = odeint(field, y0, torch.tensor([0.0, horizon]), rtol=TOL, atol=TOL,
                           return_stats=True)
     return {"solver": solver, "T": horizon, "peak": after, "delta": after - before,
-            "saved": saved[0] / 2**20, "nfe_forward": nfe_forward,
+            "saved": (saved[0] + kept[0]) / 2**20, "nfe_forward": nfe_forward,
             "nfe_backward": nfe_backward, "steps": stats.num_accepted, "seconds": seconds}
 
 
@@ -214,7 +233,8 @@ def main(argv=None):
     print("\ntargets:")
     first, last = horizons[0], horizons[-1]
     for solver in solvers:
-        if solver == "backprop" or (solver, first) not in results:
+        if solver == "backprop" or solver.startswith("interpolated") \
+                or (solver, first) not in results:
             continue
         low = max(results[solver, first]["delta"], 1.0)  # 1 MiB floor: RSS granularity
         high = max(results[solver, last]["delta"], 1.0)
@@ -225,6 +245,18 @@ def main(argv=None):
         growth = results["backprop", last]["delta"] / max(results["backprop", first]["delta"], 1.0)
         steps = results["backprop", last]["steps"] / results["backprop", first]["steps"]
         print(f"  backprop: Δpeak grows {growth:.1f}x while the steps grow {steps:.1f}x")
+    for solver in ("interpolated", "interpolated+semi"):
+        if (solver, first) in results:
+            for h in horizons:
+                row = results[solver, h]
+                ratio = row["nfe_backward"] / row["nfe_forward"]
+                print(f"  {solver}: T={h:g} backward/forward NFE = {ratio:.2f}"
+                      f"{' (<= 0.7)' if ratio <= 0.7 else ' (> 0.7)'}; saved MiB per forward "
+                      f"step = {row['saved'] / row['steps']:.3f}")
+            saved = results[solver, last]["saved"] / results[solver, first]["saved"]
+            steps = results[solver, last]["steps"] / results[solver, first]["steps"]
+            print(f"  {solver}: saved memory grows {saved:.1f}x while the steps kept grow "
+                  f"{steps:.1f}x ({'no faster' if saved <= steps else 'FASTER'})")
     for base in ("adjoint", "tdq-adjoint"):
         if (base, first) in results and (base + "+semi", first) in results:
             fewer = all(results[base + "+semi", h]["nfe_backward"]

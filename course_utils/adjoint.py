@@ -178,7 +178,8 @@ def _backward_settings(method, rtol, atol, options, solver_options, adjoint_meth
     inherited = {}
     if adjoint_method is None:
         inherited = {k: v for k, v in dict(options or {}, **solver_options).items()
-                     if k in OPTIONS and k != "jac" and v is not None}
+                     if k in OPTIONS and k not in ("jac", "per_sample")
+                     and v is not None}
     backward = resolve_method(method if adjoint_method is None else adjoint_method)
     chosen = dict(inherited)
     if adjoint_options is not None:

@@ -219,6 +219,22 @@ class NumpyBackend(_Backend):
             jac[:, j] = (f_shift - f_flat) / step
         return jac
 
+    # -- per-sample step control (``_per_sample.py``): one number per row of the batch
+    def from_host(self, array):
+        """A host array (e.g. one time per sample) in the state's real dtype."""
+        return np.asarray(array, dtype=self.real_dtype)
+
+    @staticmethod
+    def from_mask(array):
+        return np.asarray(array, dtype=bool)
+
+    where = staticmethod(np.where)
+
+    def sample_rms(self, x):
+        """RMS over each row's components: a NumPy array of shape ``(batch,)``."""
+        rows = np.abs(np.reshape(x, (self.shape[0], -1)))
+        return np.sqrt(np.mean(rows * rows, axis=1))
+
     def user_jacobian(self, jac_fn, t, y):
         jac = np.asarray(jac_fn(float(t), y))
         if not np.issubdtype(jac.dtype, np.complexfloating):
@@ -349,6 +365,25 @@ class TorchBackend(_Backend):
             except Exception:  # e.g. func uses an operation vmap cannot batch
                 jac = torch.autograd.functional.jacobian(f_of_y, y_leaf)
         return jac.detach().reshape(self.size, self.size)
+
+    # -- per-sample step control (``_per_sample.py``): one number per row of the batch
+    def from_host(self, array):
+        """A host array (e.g. one time per sample) as a tensor of the state's real dtype."""
+        return self.torch.as_tensor(np.asarray(array), dtype=self.real_dtype,
+                                    device=self.device)
+
+    def from_mask(self, array):
+        return self.torch.as_tensor(np.asarray(array, dtype=bool), device=self.device)
+
+    def where(self, mask, a, b):
+        return self.torch.where(mask, a, b)
+
+    def sample_rms(self, x):
+        """RMS over each row's components: a NumPy array of shape ``(batch,)``."""
+        with self.torch.no_grad():
+            rows = x.detach().reshape(self.shape[0], -1)
+            norms = self.torch.linalg.vector_norm(rows, dim=1, dtype=self.norm_dtype)
+            return norms.double().cpu().numpy() / math.sqrt(max(rows.shape[1], 1))
 
     def user_jacobian(self, jac_fn, t, y):
         jac = jac_fn(t, y)

@@ -103,6 +103,13 @@ def odeint(func, y0, t, *, method="dopri5", rtol=1e-7, atol=1e-9, options=None,
         method, y0, t, rtol, atol, options, solver_options
     )
     stats = SolveStats()
+    if opts.per_sample and len(times) > 1:  # per-sample step control (issue 17)
+        from ._per_sample import integrate_per_sample
+
+        ys = integrate_per_sample(func, method, y0, times, backend=backend, rtol=rtol,
+                                  atol=atol, first_step=opts.first_step,
+                                  max_steps=opts.max_steps, stats=stats)
+        return (ys, stats) if return_stats else ys
     evaluator = backend.evaluator(func)
     if len(times) == 1:
         ys = backend.stack([y0])

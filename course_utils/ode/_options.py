@@ -34,6 +34,12 @@ def _theta(name, value):
     return float(value)
 
 
+def _flag(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
+    return value
+
+
 def _callable(name, value):
     if not callable(value):
         raise ValueError(f"`{name}` must be callable as {name}(t, y), got {value!r}.")
@@ -82,6 +88,11 @@ OPTIONS = {
                "contraction rate) is at most newton_tol*(1 + max|y|)."),
         Option("max_newton_iters", "implicit", 25, _count,
                "Newton iterations per implicit solve before giving up."),
+        # per-sample step control (issue 17; course_utils/ode/_per_sample.py)
+        Option("per_sample", "adaptive", False, _flag,
+               "Give each row of a batch y0 (batch, ...) its own step sizes and error "
+               "norm (explicit pairs; func then gets t of shape (batch,) and its rows "
+               "must be independent)."),
     )
 }
 
