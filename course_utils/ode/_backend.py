@@ -55,16 +55,20 @@ class Evaluator:
 
     __slots__ = ("func", "nfe", "time", "convert")
 
-    def __init__(self, func, time, convert=None):
+    def __init__(self, func, time=None, convert=None):
         self.func = func
         self.nfe = 0
-        self.time = time  # float -> what func receives as t
+        self.time = time  # float -> what func receives as t (None: the float itself)
         self.convert = convert  # output converter (None: func already returns arrays)
 
     def __call__(self, t, y):
         self.nfe += 1
-        out = self.func(self.time(t), y)
+        out = self.func(t if self.time is None else self.time(t), y)
         return out if self.convert is None else self.convert(out)
+
+    def func_time(self, t):
+        """``t`` as ``func`` receives it (a float for NumPy, a 0-d tensor for torch)."""
+        return t if self.time is None else self.time(t)
 
 
 class _Backend:
@@ -120,7 +124,7 @@ class NumpyBackend(_Backend):
         self.unit_roundoff = self.eps / 2
 
     def evaluator(self, func):
-        return Evaluator(func, float)
+        return Evaluator(func)  # the loop's times are Python floats already
 
     def first_call(self, evaluator, t, y):
         """Evaluate ``func(t, y)`` once and check what it returned."""
@@ -150,8 +154,8 @@ class NumpyBackend(_Backend):
 
     # -- numbers out of states (Python floats: the controller's decisions)
     def rms(self, x) -> float:
-        r = np.abs(np.ravel(x))
-        return math.sqrt(float(r @ r) / self.size)
+        r = np.ravel(x)
+        return math.sqrt(np.vdot(r, r).real / self.size)  # vdot conjugates: |x|² for complex
 
     def max_abs(self, x) -> float:
         return float(np.max(np.abs(x)))
@@ -344,7 +348,7 @@ class TorchBackend(_Backend):
         """
         torch = self.torch
         evaluator.nfe += 1
-        t_value = evaluator.time(t)
+        t_value = evaluator.func_time(t)
         func = evaluator.func
         y_leaf = y.detach()
         if y_leaf.is_complex():

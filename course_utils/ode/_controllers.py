@@ -53,6 +53,7 @@ class ConstantStep:
     """
 
     snap = 1e-9
+    rejects_non_finite = False  # the loop must test the states itself
 
     def __init__(self, step_size, t0, t_end, max_steps):
         self.t0, self.t_end = t0, t_end
@@ -112,6 +113,7 @@ class PIController:
     """
 
     snap = 0.0
+    rejects_non_finite = True  # a NaN/inf step has a NaN/inf error ratio: rejected
 
     def __init__(self, error_order, rtol=1e-7, atol=1e-9, *, first_step=None):
         self.rtol, self.atol = rtol, atol
@@ -161,9 +163,9 @@ class PIController:
             if self.abs_y is None:
                 self.abs_y = backend.abs(backend.detach(y))
             abs_new = backend.abs(backend.detach(y_new))
-            scale = self.atol + self.rtol * backend.maximum(self.abs_y, abs_new)
-            if self.tiny:
-                scale = scale + self.tiny
+            scale = backend.maximum(self.abs_y, abs_new)  # a fresh array: update in place
+            scale *= self.rtol
+            scale += self.atol + self.tiny if self.tiny else self.atol
             ratio = backend.rms(error / scale)
         self._abs_new = abs_new
         return ratio

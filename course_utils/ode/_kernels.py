@@ -60,15 +60,18 @@ class NumpyStageKernel:
         return flat if self.flat else flat.reshape(self.shape)
 
     def run(self, evaluator, t, h, t_new, y, f):
-        y_flat = y if self.flat else y.reshape(-1)
+        flat, shape = self.flat, self.shape
+        y_flat = y if flat else y.reshape(-1)
         ks = np.empty((self.num_stages, self.size), dtype=np.result_type(y, f))
-        ks[0] = f if self.flat else f.reshape(-1)
+        ks[0] = f if flat else f.reshape(-1)
         y_stage, y_before = y, None
         for c, row, i in self.rows:
             y_before = y_stage
-            y_stage = self._shaped(y_flat + (row * h) @ ks[:i])
+            y_stage = y_flat + (row * h) @ ks[:i]
+            if not flat:
+                y_stage = y_stage.reshape(shape)
             out = evaluator(t_new if c == 1.0 else t + c * h, y_stage)
-            ks[i] = out if self.flat else np.reshape(out, -1)
+            ks[i] = out if flat else out.reshape(-1)
         error = None if self.e is None else self._shaped((self.e * h) @ ks)
         if self.fsal:
             return StageResult(y_stage, self._shaped(ks[-1]), ks, error, y_before)

@@ -56,7 +56,8 @@ def integrate(step, controller, y0, times, *, backend, evaluator, stats, max_ste
     t, y = t0, y0
     num_steps = 0
     step_sizes, step_times = stats.step_sizes, stats.step_times
-    check_every_step = backend.check_every_step
+    # a controller that rejects non-finite steps needs no test of each state
+    check_every_step = backend.check_every_step and not controller.rejects_non_finite
     while next_output < num_outputs:
         if num_steps >= max_steps:
             _raise_max_steps(max_steps, t, t_end, detector, stats)

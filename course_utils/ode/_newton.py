@@ -58,7 +58,7 @@ class NewtonSolver:
         self.stats.njev += 1
         if self.user_jac is not None:
             return self.backend.user_jacobian(
-                self.user_jac, self.evaluator.time(t), self.backend.detach(y)
+                self.user_jac, self.evaluator.func_time(t), self.backend.detach(y)
             )
         return self.backend.jacobian(self.evaluator, t, y, f_y)
 
