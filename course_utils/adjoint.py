@@ -312,6 +312,7 @@ _FUNCTION = None
 def _accumulate(total, part):
     total.njev += part.njev
     total.num_newton_iters += part.num_newton_iters
+    total.num_lu += part.num_lu  # stiff solvers (issue 14)
     total.nfe += part.nfe
     total.num_accepted += part.num_accepted
     total.num_rejected += part.num_rejected

@@ -226,6 +226,8 @@ class AdaptiveDIRK:
             else:
                 solved = self.newton.solve(t_stage, rhs, gamma_h, rhs + k_previous * gamma_h,
                                            scale)
+                if solved is None:  # the extrapolated guess failed: start from Y_{i-1}
+                    solved = self.newton.solve(t_stage, rhs, gamma_h, stage_value, scale)
                 if solved is None:
                     return None
                 stage_value, rate, iters = solved
