@@ -349,8 +349,13 @@ class AdaptiveStiffMethod(OdeMethod):
         self.__doc__ = doc
 
     def make_step(self, evaluator, backend, options, stats):
-        from ._stiff_steps import (NEWTON_MAX_ITERS, AdaptiveDIRK, JacobianState,
-                                   Rosenbrock23, StageNewton)
+        from ._stiff_steps import (
+            NEWTON_MAX_ITERS,
+            AdaptiveDIRK,
+            JacobianState,
+            Rosenbrock23,
+            StageNewton,
+        )
 
         jacobian = JacobianState(evaluator, backend, options.jac, stats)
         if self.kind == "rosenbrock23":

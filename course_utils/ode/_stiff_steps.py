@@ -28,8 +28,8 @@ import math
 import numpy as np
 
 from ._kernels import nonzero_pairs
-from ._stiff_tableaus import ROSENBROCK23_D, ROSENBROCK23_E32
 from ._steps import StepResult, _hermite_from, lincomb
+from ._stiff_tableaus import ROSENBROCK23_D, ROSENBROCK23_E32
 
 __all__ = ["JacobianState", "StageNewton", "AdaptiveDIRK", "Rosenbrock23",
            "stability_at_infinity"]
