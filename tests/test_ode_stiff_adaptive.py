@@ -41,7 +41,8 @@ def nonlinear(t, y):  # non-autonomous, nonlinear, mildly stiff
 # ----------------------------------------------------------------------------- the data
 def test_registry_lists_the_stiff_solvers():
     assert list_methods("stiff") == STIFF
-    assert all(METHODS[m].adaptive and METHODS[m].implicit for m in STIFF)
+    assert all(METHODS[m].adaptive and METHODS[m].implicit for m in PAIRS)
+    assert METHODS["auto"].adaptive and "jac" in METHODS["auto"].options
     assert "sdirk4" in list_methods("implicit") and "sdirk4" not in list_methods("adaptive")
 
 

@@ -55,7 +55,7 @@ class Option:
             "all": True,
             "fixed": not method.adaptive,
             "adaptive": method.adaptive,
-            "implicit": method.implicit,
+            "implicit": method.implicit or getattr(method, "may_switch_to_implicit", False),
             "theta": getattr(method, "needs_theta", False),
         }[self.used_by]
 

@@ -382,8 +382,9 @@ class AutoSwitchingMethod(OdeMethod):
 
     name = "auto"
     adaptive = True
-    implicit = True
-    family = "adaptive implicit (stiff)"
+    implicit = False  # explicit until the problem is stiff (no Jacobian before that)
+    may_switch_to_implicit = True  # so it takes `jac` and the Newton options
+    family = "adaptive, switching (stiff)"
 
     def __init__(self, explicit, stiff):
         self.explicit, self.stiff = explicit, stiff
@@ -445,7 +446,7 @@ METHODS.update(_build_stiff())
 
 _FAMILIES = {
     "explicit": lambda m: isinstance(m, RungeKuttaMethod) and not m.adaptive,
-    "adaptive": lambda m: m.adaptive and not m.implicit,
+    "adaptive": lambda m: m.adaptive and not m.implicit and not isinstance(m, AutoSwitchingMethod),
     "implicit": lambda m: isinstance(m, (ImplicitRungeKuttaMethod, AdaptiveStiffMethod,
                                          AutoSwitchingMethod)),
     "stiff": lambda m: isinstance(m, (AdaptiveStiffMethod, AutoSwitchingMethod)),
