@@ -69,8 +69,10 @@ bench: setup
 colab: setup
 	$(PY) tools/colab.py
 
-# The course site: build/html/index.html, one page per notebook, the Colab bundles and,
-# when Chromium is installed (`make browser`), screenshots (tools/site.py).
+# The course site: a book rendered by Sphinx + MyST-NB + sphinx-book-theme (book/conf.py,
+# staged by tools/site.py) from the committed notebooks, never re-executed; math (MathJax)
+# and search work offline. build/html/index.html, one page per notebook, the Colab
+# bundles and, when Chromium is installed (`make browser`), two screenshots.
 html: setup
 	$(PY) tools/site.py
 

@@ -1,4 +1,4 @@
-"""Compare our dopri5 with scipy's RK45/DOP853 and torchdiffeq's dopri5.
+"""Compare our dopri5 with scipy's RK45/DOP853, torchdiffeq's dopri5 and torchode's Dopri5.
 
 Run ``python benchmarks/solvers.py`` (``--quick``: 3 repeats, two tolerances).
 
@@ -15,6 +15,11 @@ every repeat also times bare ``func`` calls, so the overhead factor compares tim
 taken under the same load. Times are CPU time of this process
 (``time.process_time``; single-threaded torch), which on a shared machine tracks the
 wall time of an idle one; ``--wall`` uses ``time.perf_counter`` instead.
+
+"ours plain" is our dopri5 with the plain stage arithmetic of ``_steps.PlainStages``
+instead of the backend's fast kernel (``_kernels``): the speed rule of the engine keeps a
+fast path only where the plain step loses more than 15 %. torchode (``Dopri5`` with its
+``IntegralController``, ``AutoDiffAdjoint``) solves the batch as independent problems.
 
 Problems: the non-stiff test problems of ``course_utils.problems`` (NumPy); a small
 torch problem (a 2-D linear spiral, float64, exact solution by ``expm``); a batched
@@ -40,7 +45,8 @@ from scipy.integrate import solve_ivp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from course_utils.ode import odeint  # noqa: E402
+from course_utils.ode import TABLEAUS, odeint  # noqa: E402
+from course_utils.ode._registry import RungeKuttaMethod  # noqa: E402
 from course_utils.problems import get_problem  # noqa: E402
 
 NUMPY_PROBLEMS = [
@@ -109,10 +115,13 @@ def report(title, rows):
             )
 
 
-def _ours(func, y0, t, tol, to_numpy=np.asarray):
+PLAIN_DOPRI5 = RungeKuttaMethod(TABLEAUS["dopri5"], fast=False)
+
+
+def _ours(func, y0, t, tol, to_numpy=np.asarray, method="dopri5"):
     def run():
         counted = Counted(func)
-        ys = odeint(counted, y0, t, rtol=tol, atol=tol)
+        ys = odeint(counted, y0, t, rtol=tol, atol=tol, method=method)
         return to_numpy(ys[-1]), counted.count
 
     return run
@@ -137,6 +146,32 @@ def _torchdiffeq(odeint_tde, func, y0, t, tol):
     return run
 
 
+def _torchode(func, y0, t, tol):
+    """torchode's Dopri5 with an integral controller, on the state as one flat problem
+    (one shared error norm, as ours and torchdiffeq's)."""
+    import torchode
+
+    flat = y0.reshape(1, -1)
+    shape = y0.shape
+
+    def field(time, state):
+        return func(time, state.reshape(shape)).reshape(1, -1)
+
+    def run():
+        counted = Counted(field)
+        term = torchode.ODETerm(counted)
+        solver = torchode.AutoDiffAdjoint(
+            torchode.Dopri5(term=term),
+            torchode.IntegralController(atol=tol, rtol=tol, term=term),
+        )
+        problem = torchode.InitialValueProblem(y0=flat, t_eval=t.reshape(1, -1).to(flat.dtype))
+        solution = solver.solve(problem)
+        final = solution.ys[0, -1].reshape(shape)
+        return final.double().numpy(), counted.count
+
+    return run
+
+
 def _with_errors(measured, truth):
     return {
         name: (float(np.max(np.abs(final - truth))), nfe, seconds, call)
@@ -154,6 +189,7 @@ def numpy_benchmarks(tolerances, repeats):
         for tol in tolerances:
             solvers = {
                 "ours dopri5": _ours(problem.func, problem.y0, span, tol),
+                "ours plain": _ours(problem.func, problem.y0, span, tol, method=PLAIN_DOPRI5),
                 "scipy RK45": _scipy(problem.func, problem.y0, span, tol, "RK45"),
                 "scipy DOP853": _scipy(problem.func, problem.y0, span, tol, "DOP853"),
             }
@@ -172,6 +208,12 @@ def torch_benchmarks(tolerances, repeats):
     except ImportError:  # pragma: no cover
         odeint_tde = None
         print("\n(torchdiffeq is not installed: skipping it)")
+    try:
+        import torchode  # noqa: F401
+        have_torchode = True
+    except ImportError:  # pragma: no cover
+        have_torchode = False
+        print("\n(torchode is not installed: skipping it)")
     to_numpy = lambda x: x.double().numpy()
 
     # -- a small problem: a 2-D linear spiral, float64, exact solution by expm
@@ -187,9 +229,12 @@ def torch_benchmarks(tolerances, repeats):
     rows = []
     with torch.no_grad():
         for tol in tolerances:
-            solvers = {"ours dopri5": _ours(spiral, y0, t, tol, to_numpy)}
+            solvers = {"ours dopri5": _ours(spiral, y0, t, tol, to_numpy),
+                       "ours plain": _ours(spiral, y0, t, tol, to_numpy, PLAIN_DOPRI5)}
             if odeint_tde is not None:
                 solvers["torchdiffeq dopri5"] = _torchdiffeq(odeint_tde, spiral, y0, t, tol)
+            if have_torchode:
+                solvers["torchode Dopri5"] = _torchode(spiral, y0, t, tol)
             bare = lambda: spiral(t[0], y0)
             measured = measure(solvers, repeats, dict.fromkeys(solvers, bare))
             rows.append((tol, _with_errors(measured, truth)))
@@ -228,11 +273,16 @@ def torch_benchmarks(tolerances, repeats):
         flat_y0 = y0.reshape(-1).double().numpy()
         rows = []
         for tol in tolerances:
-            solvers = {"ours dopri5": _ours(mlp, y0, t, tol, to_numpy)}
+            solvers = {"ours dopri5": _ours(mlp, y0, t, tol, to_numpy),
+                       "ours plain": _ours(mlp, y0, t, tol, to_numpy, PLAIN_DOPRI5)}
             bare = {"ours dopri5": lambda: mlp(t[0], y0)}
+            bare["ours plain"] = bare["ours dopri5"]
             if odeint_tde is not None:
                 solvers["torchdiffeq dopri5"] = _torchdiffeq(odeint_tde, mlp, y0, t, tol)
                 bare["torchdiffeq dopri5"] = bare["ours dopri5"]
+            if have_torchode:
+                solvers["torchode Dopri5"] = _torchode(mlp, y0, t, tol)
+                bare["torchode Dopri5"] = bare["ours dopri5"]
             solvers["scipy RK45"] = _scipy(
                 mlp_scipy, flat_y0, (0.0, 5.0), tol, "RK45", reshape=(256, 64)
             )

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.polynomial import Polynomial
 
 from ._arrays import to_numpy as _to_numpy
-from .ode._order_conditions import _tableau_of, order_conditions, tableau_order
+from .ode import _order_conditions
 
 __all__ = [
     "max_norm",
@@ -37,7 +37,6 @@ __all__ = [
     "lmm_boundary_locus",
     "lmm_root_condition",
     "is_absolutely_stable",
-    "plot_stability_region",
     "richardson_extrapolate",
 ]
 
@@ -170,8 +169,40 @@ def richardson_extrapolate(coarse, fine, order, ratio=2):
 
 
 # ----------------------------------------------------------------------------- order conditions
-# Defined next to the tableaus (a ButcherTableau computes its order from them) and
-# re-exported here: order_conditions, tableau_order.
+# Defined next to the tableaus (a ButcherTableau computes its order from them); these
+# wrappers also accept a registered method name.
+def _tableau_of(method):
+    """A ButcherTableau from a tableau, a registered name or a method object."""
+    from .ode import METHODS
+
+    if isinstance(method, str):
+        if method not in METHODS:
+            raise ValueError(f"Unknown method {method!r}; known: {', '.join(METHODS)}.")
+        method = METHODS[method]
+    tableau = method if hasattr(method, "a") and hasattr(method, "c") else None
+    tableau = tableau if tableau is not None else getattr(method, "tableau", None)
+    if tableau is None:
+        raise ValueError(f"{method!r} has no Butcher tableau.")
+    return tableau
+
+
+def order_conditions(tableau, max_order=4, weights="b"):
+    r"""Residuals of the Runge–Kutta order conditions, one per rooted tree (see
+    :func:`course_utils.ode._order_conditions.order_conditions`; ``tableau`` may be a
+    registered method name). Notebook ``02_runge_kutta_multistep`` ("Order conditions").
+
+    Returns
+    -------
+    dict of str -> float
+        ``condition -> (value - target)``; zero (to rounding) where it holds.
+    """
+    return _order_conditions.order_conditions(_tableau_of(tableau), max_order, weights)
+
+
+def tableau_order(tableau, tol=1e-10, weights="b"):
+    """Order of a Runge–Kutta tableau (or registered method name) from its order conditions
+    (checked up to 5). Notebook ``02_runge_kutta_multistep``."""
+    return _order_conditions.tableau_order(_tableau_of(tableau), tol, weights)
 
 
 # ----------------------------------------------------------------------------- stability (RK)
@@ -406,102 +437,3 @@ def is_absolutely_stable(method, z, theta=None):
     else:
         stable = _max_root_modulus(data[0], data[1], z_arr) <= 1.0 + 1e-9
     return bool(stable) if np.ndim(stable) == 0 else stable
-
-
-def plot_stability_region(
-    methods,
-    *,
-    ax=None,
-    xlim=(-5.0, 2.0),
-    ylim=(-3.5, 3.5),
-    resolution=300,
-    theta=None,
-    labels=None,
-    title="Absolute stability regions",
-    fill=True,
-):
-    """Draw the absolute stability region of each method in the complex ``hλ`` plane.
-
-    Each region is shaded and its boundary drawn as a line, or (``fill=False``) only
-    the boundary is drawn.
-
-    Introduced in notebooks ``01_one_step_methods`` (θ-method) and
-    ``02_runge_kutta_multistep`` (RK and multistep methods).
-
-    Parameters
-    ----------
-    methods : method spec or list of them
-        Names (``'rk4'``, ``'bdf2'``, ``'backward_euler'``, ``'theta'`` with
-        ``theta=``), tableaus, method objects, callables ``R(z)``, ``(rho, sigma)``
-        pairs or ``("theta", θ)``.
-    ax : matplotlib Axes, optional
-        Where to draw (a new figure if omitted).
-    xlim, ylim : (float, float)
-        The window in Re(hλ) and Im(hλ).
-    resolution : int
-        Grid points per axis.
-    theta : float, optional
-        θ for the name ``'theta'``.
-    labels : list of str, optional
-        Legend entries (default: the method names).
-    title : str
-    fill : bool or sequence of bool
-        Shade the regions (default) or draw only their boundaries (``False``) — clearer
-        for regions that are the *outside* of a curve (BDF), where shaded layers pile
-        up. A sequence gives one value per method.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    if not isinstance(methods, (list, tuple)) or (
-        isinstance(methods, tuple) and len(methods) == 2 and isinstance(methods[0], str)
-    ):
-        methods = [methods]
-    if isinstance(fill, (bool, np.bool_)):
-        fills = [bool(fill)] * len(methods)
-    else:
-        fills = [bool(value) for value in fill]
-        if len(fills) != len(methods):
-            raise ValueError(
-                f"`fill` has {len(fills)} entries but there are {len(methods)} methods; "
-                "give one bool, or one per method."
-            )
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 5))
-    x = np.linspace(xlim[0], xlim[1], resolution)
-    y = np.linspace(ylim[0], ylim[1], resolution)
-    xx, yy = np.meshgrid(x, y)
-    zz = xx + 1j * yy
-    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2"])
-    handles = []
-    for i, method in enumerate(methods):
-        kind, data, name = _stability_spec(method, theta)
-        label = labels[i] if labels is not None else name
-        color = colors[i % len(colors)]
-        if kind == "rk":
-            with np.errstate(all="ignore"):
-                amplification = np.abs(np.asarray(data(zz)))
-        else:
-            amplification = _max_root_modulus(data[0], data[1], zz)
-        amplification = np.nan_to_num(amplification, nan=np.inf, posinf=1e6)
-        if fills[i]:
-            ax.contourf(xx, yy, amplification, levels=[0.0, 1.0], colors=[color], alpha=0.25)
-            handles.append(Patch(facecolor=color, edgecolor=color, alpha=0.5, label=label))
-        else:
-            handles.append(Line2D([], [], color=color, lw=1.5, label=label))
-        ax.contour(xx, yy, amplification, levels=[1.0], colors=[color], linewidths=1.5)
-    ax.axhline(0.0, color="k", lw=0.6)
-    ax.axvline(0.0, color="k", lw=0.6)
-    ax.set_xlim(xlim)
-    ax.set_ylim(ylim)
-    ax.set_aspect("equal")
-    ax.set_xlabel("Re(hλ)")
-    ax.set_ylabel("Im(hλ)")
-    ax.set_title(title)
-    ax.legend(handles=handles, loc="upper left", fontsize="small")
-    return ax

@@ -15,6 +15,7 @@ import pytest  # noqa: E402
 
 from course_utils import analysis as an  # noqa: E402
 from course_utils.ode import METHODS, TABLEAUS, ButcherTableau, odeint, theta_tableau  # noqa: E402
+from course_utils.plotting import plot_stability_region  # noqa: E402
 from course_utils.problems import get_problem  # noqa: E402
 
 
@@ -245,14 +246,14 @@ def test_absolute_stability_vectorised_and_theta():
 def test_plot_stability_region():
     import matplotlib.pyplot as plt
 
-    ax = an.plot_stability_region(["euler", "rk4", "bdf2", ("theta", 0.3), "ab3"])
+    ax = plot_stability_region(["euler", "rk4", "bdf2", ("theta", 0.3), "ab3"])
     assert ax.get_title() == "Absolute stability regions"
     assert ax.get_xlabel() == "Re(hλ)" and ax.get_ylabel() == "Im(hλ)"
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert labels == ["euler", "rk4", "bdf2", "θ = 0.3", "ab3"]
     plt.close(ax.figure)
     fig, ax = plt.subplots()
-    assert an.plot_stability_region("backward_euler", ax=ax, resolution=50) is ax
+    assert plot_stability_region("backward_euler", ax=ax, resolution=50) is ax
     plt.close(fig)
     with pytest.raises(ValueError, match="corrector"):
-        an.plot_stability_region("abm2")
+        plot_stability_region("abm2")

@@ -127,6 +127,57 @@ def _euler_wrong_h(f, y0, t0, t_end, num_steps):
     return times, np.array(out)
 
 
+def _euler_forgets_t0(f, y0, t0, t_end, num_steps):
+    """The returned grid is right, but f sees times counted from 0."""
+    h = (t_end - t0) / num_steps
+    ys = [np.array(y0, dtype=float)]
+    for n in range(num_steps):
+        ys.append(ys[-1] + h * f(n * h, ys[-1]))
+    return np.linspace(t0, t_end, num_steps + 1), np.array(ys)
+
+
+def _euler_time_frozen(f, y0, t0, t_end, num_steps):
+    """f always evaluated at t0."""
+    h = (t_end - t0) / num_steps
+    ys = [np.array(y0, dtype=float)]
+    for _ in range(num_steps):
+        ys.append(ys[-1] + h * f(t0, ys[-1]))
+    return np.linspace(t0, t_end, num_steps + 1), np.array(ys)
+
+
+def _backward_plain_fixed_point(f, jac, y0, t0, t_end, num_steps):
+    """Fixed-point iteration y <- y_n + h f(t_{n+1}, y), left to overflow."""
+    h = (t_end - t0) / num_steps
+    times = np.linspace(t0, t_end, num_steps + 1)
+    ys = [np.array(y0, dtype=float)]
+    for n in range(num_steps):
+        z = ys[-1].copy()
+        for _ in range(100):
+            z = ys[-1] + h * f(times[n + 1], z)
+        ys.append(z)
+    return times, np.array(ys)
+
+
+def _backward_forgets_t0(f, jac, y0, t0, t_end, num_steps):
+    """Steps of the right length, but f sees times counted from 0."""
+    return backward_euler_newton(f, jac, y0, 0.0, t_end - t0, num_steps)[1]
+
+
+def _backward_plus_jacobian(f, jac, y0, t0, t_end, num_steps):
+    """Newton with the wrong sign in the matrix, I + h J."""
+    h = (t_end - t0) / num_steps
+    times = np.linspace(t0, t_end, num_steps + 1)
+    ys = [np.array(y0, dtype=float)]
+    for n in range(num_steps):
+        y_old, t_new = ys[-1], times[n + 1]
+        z = y_old.copy()
+        for _ in range(20):
+            residual = z - y_old - h * f(t_new, z)
+            z = z - np.linalg.solve(np.eye(z.size) + h * jac(t_new, z), residual)
+        ys.append(z)
+    return times, np.array(ys)
+
+
 def _backward_fixed_point(f, jac, y0, t0, t_end, num_steps):
     h = (t_end - t0) / num_steps
     times = np.linspace(t0, t_end, num_steps + 1)
@@ -183,6 +234,8 @@ WRONG = [
      "include both ends"),
     ("euler", lambda f, y0, t0, t1, n: (np.linspace(t0, t1, n + 1),
                                          euler_loop(f, y0, t0, t1, n)[1][:, 0]), "shape"),
+    ("euler", _euler_forgets_t0, "counted from 0"),
+    ("euler", _euler_time_frozen, "t_n must advance"),
     ("estimate_order", lambda h, e: -order_polyfit(h, e), "negative"),
     ("estimate_order", lambda h, e: 1.0 / order_polyfit(h, e), "1/p"),
     ("estimate_order", lambda h, e: np.polyfit(h, e, 1)[0], "logarithms"),
@@ -193,6 +246,12 @@ WRONG = [
     ("backward_euler", _backward_start_time, "end"),
     ("backward_euler", _backward_one_newton_step, "1e-9"),
     ("backward_euler", _backward_wrong_sign, "stiff linear"),
+    ("backward_euler", _backward_plain_fixed_point, "blew up.*fixed-point iteration.*Newton"),
+    ("backward_euler",
+     lambda f, jac, y0, t0, t1, n: (np.linspace(t0, t1, n + 1),
+                                    _backward_forgets_t0(f, jac, y0, t0, t1, n)),
+     "counted from 0"),
+    ("backward_euler", _backward_plus_jacobian, "Newton matrix|blew up"),
 ]
 
 

@@ -21,12 +21,12 @@ import math
 import numpy as np
 import pytest
 
-from course_utils import analysis
 from course_utils.ode import METHODS, ODESolverError, odeint
 from course_utils.ode._controllers import PIController
 from course_utils.ode._newton import NewtonSolver
 from course_utils.ode._registry import OdeMethod
 from course_utils.ode._steps import ExtrapolatedEuler
+from course_utils.plotting import plot_stability_region
 from course_utils.problems import get_problem
 
 ROBERTSON = get_problem("robertson")
@@ -281,7 +281,7 @@ def test_plot_stability_region_outlines_without_fill():
     from matplotlib.patches import Patch
 
     fig, ax = plt.subplots()
-    analysis.plot_stability_region(
+    plot_stability_region(
         ["bdf2", "bdf3", "rk4"], ax=ax, resolution=60, fill=[False, False, True]
     )
     handles = ax.get_legend().legend_handles
@@ -291,14 +291,14 @@ def test_plot_stability_region_outlines_without_fill():
 
     def filled_contour_sets(fill):
         fig, ax = plt.subplots()
-        analysis.plot_stability_region(["bdf2", "bdf4"], ax=ax, resolution=60, fill=fill)
+        plot_stability_region(["bdf2", "bdf4"], ax=ax, resolution=60, fill=fill)
         count = sum(bool(getattr(c, "filled", False)) for c in ax.collections)
         plt.close(fig)
         return count
 
     assert filled_contour_sets(True) == 2 and filled_contour_sets(False) == 0
     with pytest.raises(ValueError, match=r"`fill` has 1 entries but there are 2 methods"):
-        analysis.plot_stability_region(["bdf2", "bdf4"], fill=[False])
+        plot_stability_region(["bdf2", "bdf4"], fill=[False])
 
 
 def test_pi_controller_cites_hairer_wanner_ii():

@@ -74,3 +74,34 @@ def test_execute_runs_notebooks_headless(tmp_path, monkeypatch):
     execute.execute(path, timeout=120)
     outputs = nbformat.read(path, as_version=4).cells[0].outputs
     assert [o.get("text") for o in outputs] == ["live: False\n"]
+
+
+def test_depth_snapshots_have_a_class_legend_and_short_titles():
+    trajectory = np.random.default_rng(0).standard_normal((5, 12, 2))
+    labels = np.arange(12) % 2
+    fig, axes = plt.subplots(1, 2)
+    legend = plotting.plot_depth_snapshots(axes, trajectory, labels, [0, 4], step_size=0.25)
+    assert [text.get_text() for text in legend.get_texts()] == ["class 0", "class 1"]
+    assert axes[1].get_title() == "$k = 4$\n$t = kh = 1$"
+    plt.close(fig)
+
+
+def test_gaussianization_panels_explain_the_circles():
+    latents = [np.random.default_rng(seed).standard_normal((4000, 2)) for seed in range(2)]
+    fig = plotting.gaussianization_panels(latents, steps=[0, 1])
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert labels == ["$|y| = 1$: 39% of $N(0, I)$", "$|y| = 2$: 86% of $N(0, I)$"]
+    shown = fig.axes[1].texts[0].get_text()        # standard normal data: close to 39 / 86
+    inside = [int(part.strip(" %")) for part in shown.split(":")[1].split("/")]
+    assert abs(inside[0] - 39) <= 3 and abs(inside[1] - 86) <= 3
+    plt.close(fig)
+
+
+def test_density_panels_by_row_never_saturate():
+    xx, yy, points, _ = plotting.density_grid((-3, 3), 20)
+    peak = lambda width: np.exp(-(points**2).sum(1) / (2 * width**2)) / (2 * np.pi * width**2)
+    fig = plotting.density_panels(xx, yy, [peak(1.0), peak(0.5)], ["wide", "sharp"],
+                                  num_cols=2, scale="row")
+    meshes = [ax.collections[0] for ax in fig.axes[:2]]
+    assert all(mesh.norm.vmax >= mesh.get_array().max() for mesh in meshes)
+    plt.close(fig)

@@ -1,20 +1,35 @@
-"""Render the course as a static site in ``build/html/``.
+"""Render the course as a book-like static site in ``build/html/`` (``make html``).
 
-The site is what a reader without Python sees:
+The generator is Sphinx with MyST-NB and sphinx-book-theme (Jupyter Book's engine); its
+configuration is ``book/conf.py``. This script only lays out the sources and runs it:
 
-* ``index.html`` — the course's introduction and its syllabus table (weeks, topics,
-  readings), parsed from ``README.md`` so that there is one syllabus; each week that has
-  landed links to its pages and to its Colab bundles, weeks that have not are listed
-  without links;
-* ``solutions/NN_name.html`` — each solutions notebook with its committed outputs;
-* ``notebooks/NN_name.html`` — each student notebook (exercises as stubs);
-* ``colab/*.ipynb`` — the Colab bundles of ``tools/colab.py``, to download and upload;
-* ``screenshots/*.png`` — the index and one notebook page as headless Chromium renders
-  them, when Chromium is installed (``make html`` prints a note otherwise).
+1. **Stage** the pages in a temporary folder:
 
-Notebook pages use nbconvert's ``lab`` template. Math is typeset by MathJax, which the
-pages load from a CDN (cdnjs.cloudflare.com): online, formulas render; offline, the
-LaTeX source shows. The index itself needs nothing from the network.
+   * ``index.md`` — the landing page: the README's introduction and its syllabus table
+     (weeks, topics, readings), parsed from ``README.md`` so that there is one syllabus,
+     with each week's pages and Colab downloads; weeks that have not landed are listed
+     without links. Its table of contents orders the book: the landing page, "How a
+     notebook works", the seven weeks (worked solutions), then the seven student
+     notebooks;
+   * ``how-a-notebook-works.md`` — that section of the README;
+   * ``solutions/NN_name.ipynb`` and ``notebooks/NN_name.ipynb`` — copies of the
+     notebooks with their committed outputs, each with a line of links under its title
+     (its twin and both Colab bundles; a student notebook's title says so) and with
+     :func:`join_wrapped_math` applied to its markdown cells.
+
+2. **Build** with Sphinx: notebooks are rendered, never executed. Every page gets the
+   sidebar (the weeks; the page's sections on the right), previous/next links, and the
+   search box (Sphinx's own client-side index, ``searchindex.js``: it works offline and
+   on ``file://``). Formulas are typeset by MathJax 3, copied into ``_static/mathjax/``
+   from the ``django-static-mathjax`` package: nothing is loaded from a network.
+
+3. **Add** the Colab bundles of ``tools/colab.py`` under ``colab/`` and, when Chromium is
+   installed, screenshots of the index and one week under ``screenshots/``.
+
+Why not the hand-written renderer this replaced: a sidebar, previous/next links, a
+search index and offline math are what a documentation generator already does well;
+this file keeps only what is particular to the course (the README's syllabus, the
+twin and Colab links, the formula fix-up).
 
 Usage::
 
@@ -25,29 +40,33 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import html
+import contextlib
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import mistune
 import nbformat
-from nbconvert import HTMLExporter
 
 if __package__ in (None, ""):  # run as a script: make `tools` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import colab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"  # Sphinx's configuration directory (conf.py, _static/)
 DEFAULT_OUT = ROOT / "build" / "html"
 COURSE = "Neural ODEs, from Euler to FFJORD"
 NOTEBOOK_PATH = re.compile(r"(notebooks|solutions)/(\d\d_\w+)\.ipynb")
-FOLDER_LABEL = {"solutions": "solutions", "notebooks": "student version"}
+FOLDER_LABEL = {"solutions": "worked solutions", "notebooks": "student version"}
+#: The README section that becomes a page of its own, and that page's name.
+HOW_IT_WORKS = "How a notebook works"
+HOW_IT_WORKS_PAGE = "how-a-notebook-works"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -79,8 +98,11 @@ def readme_sections(text: str) -> dict[str, str]:
     """Split a markdown document at its ``## `` headings; the preamble is under ``""``."""
     sections: dict[str, list[str]] = {"": []}
     current = ""
+    fence = False
     for line in text.splitlines():
-        if line.startswith("## "):
+        if line.startswith("```"):
+            fence = not fence
+        if line.startswith("## ") and not fence:
             current = line[3:].strip()
             sections[current] = []
         else:
@@ -113,12 +135,6 @@ def parse_syllabus(readme: str) -> list[Week]:
     return weeks
 
 
-def inline_markdown(text: str) -> str:
-    """Markdown of one table cell as inline HTML (no surrounding paragraph)."""
-    rendered = mistune.html(text).strip()
-    return re.sub(r"^<p>(.*)</p>$", r"\1", rendered, flags=re.DOTALL)
-
-
 def notebook_title(path: Path) -> str:
     """The notebook's ``# NN · Title`` heading, without the hashes."""
     nb = nbformat.read(path, as_version=4)
@@ -130,154 +146,244 @@ def notebook_title(path: Path) -> str:
     return path.stem
 
 
-# ----------------------------------------------------------------------------- pages
-INDEX_CSS = """
-body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
-       max-width: 75rem; margin: 2rem auto; padding: 0 1.5rem; color: #1b1f24; }
-h1 { font-size: 2rem; margin-bottom: .2rem; } h1 + p.sub { margin-top: 0; color: #57606a; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0 2rem; }
-th, td { border-bottom: 1px solid #d0d7de; padding: .5rem .6rem; vertical-align: top;
-         text-align: left; }
-th { background: #f6f8fa; }
-td.week { font-weight: 600; text-align: center; }
-td.links a { display: inline-block; margin: 0 .4rem .2rem 0; }
-td.pending { color: #57606a; font-style: italic; }
-code { background: #f6f8fa; padding: 0 .25rem; border-radius: 3px; }
-footer { margin-top: 3rem; color: #57606a; font-size: .9rem; }
-"""
-
-NAV_CSS = (
-    "<style>.course-nav{font:15px/1.4 system-ui,sans-serif;padding:.6rem 1rem;"
-    "background:#f6f8fa;border-bottom:1px solid #d0d7de}"
-    ".course-nav a{margin-right:1.2rem;color:#0969da;text-decoration:none}"
-    "</style>"
-)
-
-
 def page_path(folder: str, stem: str) -> str:
     """A notebook page's path relative to the site root."""
     return f"{folder}/{stem}.html"
 
 
-def render_index(weeks: list[Week], readme: str, root: Path = ROOT) -> str:
-    sections = readme_sections(readme)
-    intro = re.sub(r"^# .*\n", "", sections[""]).strip()
+# ----------------------------------------------------------------------------- markdown
+#: A line that markdown reads as the start of a new block, cutting a paragraph: a list
+#: item (``+``, ``-``, ``*``, ``1.``, ``1)``), a heading or a block quote.
+_BLOCK_START = re.compile(r"^[ \t]*(?:[-+*]|\d{1,9}[.)]|#{1,6}|>)(?:[ \t]|$)")
+_CODE_SPAN = re.compile(r"(`+).+?\1")
+_DOLLARS = re.compile(r"\\\$|\$\$|\$")
+_FENCE = re.compile(r"^[ \t]*(```|~~~)")
+
+
+def join_wrapped_math(markdown: str) -> str:
+    """Join a wrapped line back onto the formula it continues.
+
+    A formula ``$…$`` (or ``$$…$$`` inside a paragraph) wrapped so that its next line
+    starts with ``+`` (or ``-``, ``1.``, ``#``, ``>``) is cut by markdown: that line
+    starts a list item, and both halves show as raw LaTeX. Such a line is appended to
+    the one before it, which is what the author meant; lines outside math and inside
+    code fences are left alone.
+
+    >>> join_wrapped_math("where $a = b\\n+ c$ holds")
+    'where $a = b + c$ holds'
+    >>> join_wrapped_math("a list:\\n\\n+ $x$\\n+ $y$")
+    'a list:\\n\\n+ $x$\\n+ $y$'
+    """
+    lines: list[str] = []
+    inline = display = False  # inside $…$ / $$…$$ at the end of the previous line
+    fence = None
+    for line in markdown.split("\n"):
+        if fence is not None:
+            if line.lstrip().startswith(fence):
+                fence = None
+            lines.append(line)
+            continue
+        if match := _FENCE.match(line):
+            fence = match.group(1)
+            lines.append(line)
+            continue
+        if not line.strip():
+            inline = display = False  # a blank line ends a paragraph, and its math
+            lines.append(line)
+            continue
+        if (inline or display) and lines and _BLOCK_START.match(line):
+            lines[-1] = f"{lines[-1].rstrip()} {line.strip()}"
+        else:
+            lines.append(line)
+        for token in _DOLLARS.findall(_CODE_SPAN.sub("", line)):
+            if token == "$$" and not inline:
+                display = not display
+            elif token == "$" and not display:
+                inline = not inline
+    return "\n".join(lines)
+
+
+def _table_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+# ----------------------------------------------------------------------------- staging
+def _week_links(week: Week, folder: str, root: Path, prefix: str) -> list[str]:
+    """Markdown links to a week's twin page and its Colab bundles, from ``prefix``."""
+    links = []
+    other = "notebooks" if folder == "solutions" else "solutions"
+    for target in (folder, other) if prefix == "" else (other,):
+        if week.has(target, root):
+            links.append(f"[{FOLDER_LABEL[target]}]({prefix}{target}/{week.stem}.ipynb)")
+    for target, label in (("notebooks", "Colab: student"), ("solutions", "Colab: solutions")):
+        if week.has(target, root):
+            bundle = colab.bundle_name(target, root / target / f"{week.stem}.ipynb")
+            links.append(f'<a href="{prefix}colab/{bundle}" download>{label} (.ipynb)</a>')
+    return links
+
+
+def index_markdown(weeks: list[Week], readme: str, root: Path = ROOT) -> str:
+    """The landing page: introduction, syllabus with links, and the book's contents."""
+    intro = re.sub(r"^# .*\n", "", readme_sections(readme)[""]).strip()
     rows = []
     for week in weeks:
-        links = []
         if week.has("solutions", root):
-            title = html.escape(notebook_title(root / "solutions" / f"{week.stem}.ipynb"))
+            title = notebook_title(root / "solutions" / f"{week.stem}.ipynb")
+            links = _week_links(week, "solutions", root, prefix="")
+            pages = f"**{title}**<br>" + " · ".join(links)
         else:
-            title = html.escape(week.stem)
-        for folder, label in (("notebooks", "student notebook"), ("solutions", "solutions")):
-            if week.has(folder, root):
-                links.append(f'<a href="{page_path(folder, week.stem)}">{label}</a>')
-        for folder, label in (("notebooks", "Colab: student"), ("solutions", "Colab: solutions")):
-            if week.has(folder, root):
-                bundle = colab.bundle_name(folder, root / folder / f"{week.stem}.ipynb")
-                links.append(f'<a href="colab/{bundle}" download>{label} (.ipynb)</a>')
-        cell = (
-            f'<td class="links"><strong>{title}</strong><br>' + " ".join(links) + "</td>"
-            if links
-            else f'<td class="pending">{title} — not yet available</td>'
-        )
+            pages = f"*{week.stem} — not yet available*"
         rows.append(
-            "<tr>"
-            f'<td class="week">{html.escape(week.week)}</td>'
-            f"<td>{inline_markdown(week.topics)}</td>"
-            f"<td>{inline_markdown(week.readings)}</td>"
-            f"{cell}</tr>"
+            f"| {week.week} | {_table_cell(week.topics)} | {_table_cell(week.readings)} | {pages} |"
         )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(COURSE)} — course site</title>
-<style>{INDEX_CSS}</style>
-</head>
-<body>
-<header>
-<h1>{html.escape(COURSE)}</h1>
-<p class="sub">A six-week course from Euler's method to continuous normalising flows.</p>
-</header>
-<main>
-{mistune.html(intro)}
-<h2>How to follow the course</h2>
-<ul>
-<li><strong>Read</strong>: each week has a page with the worked solutions (every derivation
-and figure) and a page with the student version.</li>
-<li><strong>On Colab</strong>: download a week's Colab notebook below, then in
-<a href="https://colab.research.google.com">Colab</a> choose <em>File → Upload notebook</em>.
-The notebook carries the course's Python package inside its set-up cell; nothing else is
-needed.</li>
-<li><strong>On your computer</strong>: clone the repository and run <code>make lab</code>.</li>
-</ul>
-<h2>Syllabus</h2>
-<table>
-<thead><tr><th>Week</th><th>Topics</th><th>Readings</th><th>Notebooks</th></tr></thead>
-<tbody>
+    landed = [w for w in weeks if w.has("solutions", root)]
+    students = [w for w in weeks if w.has("notebooks", root)]
+    contents = "\n".join(f"solutions/{w.stem}" for w in landed)
+    student_contents = "\n".join(f"notebooks/{w.stem}" for w in students)
+    return f"""# {COURSE}
+
+{intro}
+
+## How to follow the course
+
+* **Read**: each week has a page with the worked solutions (every derivation and figure)
+  and a page with the student version; the sidebar lists them in order, and the arrows
+  at the bottom of each page lead to the previous and next one. Start with
+  [](./{HOW_IT_WORKS_PAGE}.md).
+* **On Colab**: download a week's Colab notebook below, then in Colab choose
+  *File → Upload notebook*. The notebook carries the course's Python package inside its
+  set-up cell; nothing else is needed.
+* **On your computer**: clone the repository and run `make lab`.
+
+## Syllabus
+
+| Week | Topics | Readings | Pages |
+|---|---|---|---|
 {chr(10).join(rows)}
-</tbody>
-</table>
-</main>
-<footer>Built from the repository by <code>make html</code>. Formulas on the notebook pages
-are typeset by MathJax, loaded from a CDN.</footer>
-</body>
-</html>
+
+```{{toctree}}
+:hidden:
+:caption: Start here
+
+{HOW_IT_WORKS_PAGE}
+```
+
+## Contents
+
+```{{toctree}}
+:caption: Weeks (worked solutions)
+:maxdepth: 2
+
+{contents}
+```
+
+```{{toctree}}
+:caption: Student notebooks
+:hidden:
+
+{student_contents}
+```
 """
 
 
-def render_notebook(path: Path, folder: str, bundle: str | None) -> str:
-    """One notebook as a page (nbconvert ``lab`` template) with a navigation bar."""
+def how_it_works_markdown(readme: str) -> str:
+    sections = readme_sections(readme)
+    if HOW_IT_WORKS not in sections:
+        raise ValueError(f"README.md has no '## {HOW_IT_WORKS}' section")
+    colab_section = sections.get("Working on Colab", "")
+    text = f"# {HOW_IT_WORKS}\n\n{sections[HOW_IT_WORKS]}\n"
+    if colab_section:
+        text += f"\n## Working on Colab\n\n{colab_section}\n"
+    return text
+
+
+def stage_notebook(path: Path, folder: str, week: Week, root: Path) -> nbformat.NotebookNode:
+    """A copy of a notebook for the site: links under its title, formulas joined."""
     nb = nbformat.read(path, as_version=4)
-    title = f"{notebook_title(path)} — {FOLDER_LABEL[folder]} · {COURSE}"
-    exporter = HTMLExporter(template_name="lab")
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    other = "notebooks" if folder == "solutions" else "solutions"
-    links = ['<a href="../index.html">← Course index</a>']
-    if (path.parent.parent / other / path.name).exists():
-        links.append(f'<a href="../{page_path(other, path.stem)}">{FOLDER_LABEL[other]}</a>')
-    if bundle:
-        links.append(f'<a href="../colab/{bundle}" download>Colab notebook (.ipynb)</a>')
-    nav = f'{NAV_CSS}<nav class="course-nav">{" ".join(links)}</nav>'
-    body, count = re.subn(r"(<body[^>]*>)", lambda m: m.group(1) + "\n" + nav, body, count=1)
-    if count != 1:
-        raise ValueError(f"{path}: no <body> in nbconvert's output")
-    return body
+    links = _week_links(week, folder, root, prefix="../")
+    banner = (
+        f'<div class="course-links">\n\n**This week** ({FOLDER_LABEL[folder]}): '
+        + " · ".join(links)
+        + "\n\n</div>"
+    )
+    placed = False
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        cell.source = join_wrapped_math(cell.source)
+        if not placed:
+            head, _, rest = cell.source.partition("\n")
+            if head.startswith("# "):
+                if folder == "notebooks":  # tell the twins apart in search results
+                    head += " (student version)"
+                cell.source = f"{head}\n\n{banner}\n\n{rest.lstrip()}"
+            else:
+                cell.source = f"{banner}\n\n{cell.source}"
+            placed = True
+    return nb
+
+
+def stage(src: Path, weeks: list[Week], readme: str, root: Path = ROOT) -> None:
+    """Write the Sphinx sources of the site into ``src``."""
+    by_stem = {week.stem: week for week in weeks}
+    src.mkdir(parents=True, exist_ok=True)
+    (src / "index.md").write_text(index_markdown(weeks, readme, root), encoding="utf-8")
+    (src / f"{HOW_IT_WORKS_PAGE}.md").write_text(how_it_works_markdown(readme), encoding="utf-8")
+    for folder in ("solutions", "notebooks"):
+        (src / folder).mkdir(exist_ok=True)
+        for path in sorted((root / folder).glob("[0-9][0-9]_*.ipynb")):
+            if path.stem not in by_stem:
+                raise ValueError(f"{folder}/{path.name} is not in the README's syllabus table")
+            nb = stage_notebook(path, folder, by_stem[path.stem], root)
+            nbformat.write(nb, src / folder / path.name)
+
+
+# ----------------------------------------------------------------------------- build
+def run_sphinx(src: Path, out: Path, doctrees: Path, quiet: bool = True) -> None:
+    """``sphinx-build -b html`` with ``book/`` as the configuration; warnings are errors."""
+    from sphinx.cmd.build import build_main
+
+    args = ["-b", "html", "-E", "-q", "-W", "--keep-going", "-c", str(BOOK)]
+    args += ["-d", str(doctrees), str(src), str(out)]
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        status = build_main(args)
+    if status != 0:
+        raise RuntimeError(
+            f"Sphinx failed (exit {status}); its warnings are above. Fix the page named in "
+            f"the first warning, then run `make html` again.\n{log.getvalue()[-2000:]}"
+        )
+
+
+def site_pages(out: Path) -> list[Path]:
+    """The site's HTML pages (not the theme's template fragments under ``_static/``)."""
+    return sorted(p for p in out.rglob("*.html") if "_static" not in p.relative_to(out).parts)
 
 
 def build(out: Path = DEFAULT_OUT, root: Path = ROOT, quiet: bool = False) -> list[Path]:
     """Write the site into ``out`` (replacing what was there); return the pages written."""
+    start = time.perf_counter()
     readme = (root / "README.md").read_text(encoding="utf-8")
     weeks = parse_syllabus(readme)
-    listed = {week.stem for week in weeks}
     if out.exists():
         if any(out.iterdir()) and not (out / "index.html").exists():
             raise FileExistsError(f"{out} is not empty and holds no site; not replacing it")
         shutil.rmtree(out)
-    out.mkdir(parents=True)
-    bundles = {p.name for p in colab.build(out / "colab", root=root, quiet=True)}
-    pages = []
-    for folder in ("solutions", "notebooks"):
-        for path in sorted((root / folder).glob("[0-9][0-9]_*.ipynb")):
-            if path.stem not in listed:
-                raise ValueError(f"{folder}/{path.name} is not in the README's syllabus table")
-            bundle = colab.bundle_name(folder, path)
-            target = out / page_path(folder, path.stem)
-            target.parent.mkdir(exist_ok=True)
-            target.write_text(
-                render_notebook(path, folder, bundle if bundle in bundles else None),
-                encoding="utf-8",
-            )
-            pages.append(target)
-            if not quiet:
-                print(f"wrote {target.relative_to(out.parent)}")
-    index = out / "index.html"
-    index.write_text(render_index(weeks, readme, root), encoding="utf-8")
-    pages.insert(0, index)
+    with tempfile.TemporaryDirectory(prefix="course-site-") as tmp:
+        src = Path(tmp) / "src"
+        stage(src, weeks, readme, root)
+        run_sphinx(src, out, Path(tmp) / "doctrees", quiet=quiet)
+    # Not for readers: Sphinx's rebuild stamp and the themes' source maps (3.5 MB).
+    for leftover in [out / ".buildinfo", *out.glob("_static/**/*.map")]:
+        leftover.unlink(missing_ok=True)
+    colab.build(out / "colab", root=root, quiet=True)
+    pages = site_pages(out)
     if not quiet:
-        print(f"wrote {index.relative_to(out.parent)} ({len(pages)} pages in all)")
+        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        print(
+            f"wrote {out} ({len(pages)} pages, {size / 2**20:.1f} MiB) "
+            f"in {time.perf_counter() - start:.1f} s"
+        )
     return pages
 
 
@@ -290,49 +396,65 @@ def find_chromium() -> str | None:
     return None
 
 
-def screenshot(page: Path, png: Path, chromium: str | None = None, timeout: float = 120) -> str:
-    """Render ``page`` in headless Chromium, save a 1280×900 PNG and return the DOM.
+def render(
+    page: str | Path,
+    png: Path | None = None,
+    chromium: str | None = None,
+    timeout: float = 120,
+    budget_ms: int = 10000,
+) -> str:
+    """Open ``page`` (a path, or a ``file://`` URL with a query) in headless Chromium.
 
-    The DOM (``--dump-dom``) is the page after its scripts ran, so the caller can check
-    the title and headings that a reader would see.
+    Returns the DOM after the page's scripts ran (``--dump-dom`` with a virtual-time
+    budget, so MathJax and the search have finished), and saves a 1280×900 PNG to
+    ``png`` when one is given. The network is switched off, as on a train.
     """
     chromium = chromium or find_chromium()
     if chromium is None:
         raise FileNotFoundError("Chromium is not installed (Debian: apt-get install chromium)")
-    png.parent.mkdir(parents=True, exist_ok=True)
+    url = page if isinstance(page, str) else page.resolve().as_uri()
+    shot = []
+    if png is not None:
+        png.parent.mkdir(parents=True, exist_ok=True)
+        shot = [f"--screenshot={png}", "--window-size=1280,900"]
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         result = subprocess.run(
             [
                 chromium,
                 *CHROMIUM_FLAGS,
+                # Offline: any request that leaves the machine fails at once.
+                "--proxy-server=127.0.0.1:9",
+                "--proxy-bypass-list=<-loopback>",
                 f"--user-data-dir={profile}",
-                f"--screenshot={png}",
-                "--window-size=1280,900",
-                # Let scripts (MathJax, when online) run before the picture is taken.
-                "--virtual-time-budget=5000",
+                *shot,
+                f"--virtual-time-budget={budget_ms}",
                 "--dump-dom",
-                page.resolve().as_uri(),
+                url,
             ],
             capture_output=True,
             text=True,
             timeout=timeout,
             env={**os.environ, "HOME": profile},
         )
-    if result.returncode != 0 or not png.exists():
+    if result.returncode != 0 or (png is not None and not png.exists()):
         raise RuntimeError(
-            f"chromium failed on {page} (exit {result.returncode}):\n{result.stderr[-2000:]}"
+            f"chromium failed on {url} (exit {result.returncode}):\n{result.stderr[-2000:]}"
         )
     return result.stdout
 
 
+def screenshot(page: Path, png: Path, chromium: str | None = None, timeout: float = 120) -> str:
+    """Render ``page``, save a 1280×900 PNG and return the DOM (see :func:`render`)."""
+    return render(page, png, chromium=chromium, timeout=timeout)
+
+
 def take_screenshots(out: Path, quiet: bool = False) -> list[Path]:
-    """Screenshot the index and the first solutions page into ``out/screenshots``."""
-    pages = [out / "index.html", *sorted((out / "solutions").glob("*.html"))[:1]]
+    """Screenshot the index and the first week's page into ``out/screenshots``."""
+    pages = [out / "index.html", *sorted((out / "solutions").glob("*.html"))[1:2]]
     pngs = []
     for page in pages:
-        png = out / "screenshots" / f"{page.parent.name}_{page.stem}.png"
-        if page.parent == out:
-            png = out / "screenshots" / f"{page.stem}.png"
+        name = page.stem if page.parent == out else f"{page.parent.name}_{page.stem}"
+        png = out / "screenshots" / f"{name}.png"
         screenshot(page, png)
         pngs.append(png)
         if not quiet:

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import to_numpy
 from .._setup import env_flag
 
 PASS = "✅"
@@ -131,10 +132,8 @@ def as_array(value: Any, name: str = "your result") -> np.ndarray:
     """Convert a student's result (NumPy, torch, list, float) to a float NumPy array."""
     if value is None:  # NumPy would make it a NaN, and the hint would be about the value
         raise CheckFailure(f"{name} is None: does your function `return` its result?")
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
     try:
-        return np.asarray(value, dtype=float)
+        return to_numpy(value, dtype=float)
     except (TypeError, ValueError) as error:
         raise CheckFailure(
             f"{name} should be a number or an array of numbers, got {type(value).__name__}"

@@ -25,8 +25,12 @@ def _logistic_exact(t, y0=0.1):
     return 1.0 / (1.0 + (1.0 / y0 - 1.0) * np.exp(-np.asarray(t, dtype=float)))
 
 
-def _trajectory(result, name: str, num_steps: int, dim: int, t0: float, t_end: float):
-    """Split and validate ``(times, ys)``; return them as float arrays."""
+def _trajectory(result, name: str, num_steps: int, dim: int, t0: float, t_end: float,
+                nonfinite_hint: str = ""):
+    """Split and validate ``(times, ys)``; return them as float arrays.
+
+    ``nonfinite_hint`` says what usually makes ``ys`` blow up on this test problem.
+    """
     expect(
         isinstance(result, (tuple, list)) and len(result) == 2,
         f"{name} should return a pair `(times, ys)`, got {type(result).__name__}.",
@@ -48,8 +52,16 @@ def _trajectory(result, name: str, num_steps: int, dim: int, t0: float, t_end: f
         f"`ys` has shape {ys.shape}; for a state of shape ({dim},) it should be "
         f"(num_steps + 1, {dim}) — one row per time, the first row y0.",
     )
-    expect(bool(np.all(np.isfinite(ys))), "`ys` contains NaN or inf.")
+    expect(bool(np.all(np.isfinite(ys))), f"`ys` contains NaN or inf. {nonfinite_hint}".strip())
     return times, ys
+
+
+_DIVERGED = (
+    "Your iterates blew up on a problem whose solution stays bounded. If you solve each "
+    "step's equation by fixed-point iteration y <- y_n + h f(t_{n+1}, y), that iteration "
+    "diverges once h times the Lipschitz constant of f exceeds 1 (on the stiff test "
+    "system h * 100 = 20): use Newton's method with the Jacobian `jac`."
+)
 
 
 def _logistic_jac(t, y):
@@ -87,7 +99,9 @@ def euler(student_fn) -> str:
     ``times`` has shape ``(N + 1,)`` and ``ys`` shape ``(N + 1, d)`` for ``y0`` of shape
     ``(d,)``. Truth: on ``y' = Ay`` Euler's iterates are ``(I + hA)^n y0``
     (``numpy.linalg.matrix_power``); on ``y' = cos t`` Euler is the left Riemann sum; on
-    the logistic equation the error at ``t = 4`` must halve with ``h``. (Section 2.)
+    the logistic equation the error at ``t = 4`` must halve with ``h``; on
+    ``y' = -2ty`` from ``t0 = 1`` (exact ``exp(1 - t²)``) it must halve too, so a forgotten
+    ``t0`` is caught. (Section 2.)
     """
     name = "euler(f, y0, t0, t_end, num_steps)"
     matrix, y0 = _linear_system()
@@ -112,17 +126,32 @@ def euler(student_fn) -> str:
                  "num_steps and that each step starts from the previous state.",
                  rtol=1e-10, atol=1e-12, name="ys")
 
-    # A right-hand side that depends on t only: Euler is the left Riemann sum.
-    t0, t_end, num_steps = 0.0, 3.0, 12
+    # A right-hand side that depends on t only, from t0 != 0: Euler is the left Riemann sum.
+    t0, t_end, num_steps = 0.7, 3.7, 12
     result = call(student_fn, lambda t, y: np.cos(t) * np.ones_like(y), np.array([0.0]),
                   t0, t_end, num_steps)
     _, ys = _trajectory(result, name, num_steps, 1, t0, t_end)
     h = (t_end - t0) / num_steps
     grid = t0 + h * np.arange(num_steps)
     left_sums = np.concatenate([[0.0], np.cumsum(h * np.cos(grid))])
+    from_zero = np.concatenate([[0.0], np.cumsum(h * np.cos(h * np.arange(num_steps)))])
+    expect(not np.allclose(ys[:, 0], from_zero, rtol=1e-10, atol=1e-12),
+           "On y' = cos(t) started at t0 = 0.7 your steps evaluate f at times counted from "
+           "0: the n-th step starts at t_n = t0 + n h, not at n h.")
     expect_close(ys[:, 0], left_sums, "On y' = cos(t) your values are off: explicit Euler "
                  "evaluates f at the *start* of each step, (t_n, y_n), and t_n must advance "
                  "by h every step.", rtol=1e-10, atol=1e-12, name="ys")
+
+    # Time and state together, from t0 != 0: y' = -2 t y, y(1) = 1, exact exp(1 - t^2).
+    errors = []
+    for num_steps in (40, 80):
+        result = call(student_fn, lambda t, y: -2.0 * t * y, np.array([1.0]), 1.0, 2.0,
+                      num_steps)
+        _, ys = _trajectory(result, name, num_steps, 1, 1.0, 2.0)
+        errors.append(abs(ys[-1, 0] - np.exp(1.0 - 4.0)))
+    expect(1.8 < errors[0] / errors[1] < 2.2,
+           "On y' = -2 t y from t0 = 1 your error does not halve with h: pass f the time "
+           "t_n = t0 + n h of the start of each step, together with y_n.")
 
     # First order on a nonlinear problem with a known solution.
     ratios = _first_order_on_logistic(student_fn, name)
@@ -183,10 +212,10 @@ def backward_euler(student_fn) -> str:
 
     Truth: on the stiff linear system ``y' = Ay`` (eigenvalues -1 and -100) with
     ``h = 0.2`` the iterates are ``(I - hA)^{-n} y0`` (a matrix inverse, no Newton); on a
-    nonlinear, time-dependent system with ``h L > 1`` (where fixed-point iteration
-    diverges) every step must satisfy ``y_{n+1} = y_n + h f(t_{n+1}, y_{n+1})`` to
-    1e-9; and on the logistic equation the error at ``t = 4`` must halve with ``h``.
-    (Section 5.)
+    nonlinear, time-dependent system started at ``t0 = 1`` with ``h L > 1`` (where
+    fixed-point iteration diverges) every step must satisfy
+    ``y_{n+1} = y_n + h f(t_{n+1}, y_{n+1})`` to 1e-9; and on the logistic equation the
+    error at ``t = 4`` must halve with ``h``. (Section 5.)
     """
     name = "backward_euler(f, jac, y0, t0, t_end, num_steps)"
     matrix = np.array([[-50.5, 49.5], [49.5, -50.5]])  # eigenvalues -1 and -100
@@ -194,11 +223,12 @@ def backward_euler(student_fn) -> str:
     t0, t_end, num_steps = 0.0, 2.0, 10
     h = (t_end - t0) / num_steps
     y0_before = y0.copy()
-    result = call(student_fn, lambda t, y: matrix @ y, lambda t, y: matrix, y0, t0, t_end,
-                  num_steps)
+    with np.errstate(all="ignore"):  # a diverging iteration is reported by the hint below
+        result = call(student_fn, lambda t, y: matrix @ y, lambda t, y: matrix, y0, t0,
+                      t_end, num_steps)
     expect(np.array_equal(y0, y0_before),
            "Your function changed `y0` in place: start with `y = y0.copy()`.")
-    _, ys = _trajectory(result, name, num_steps, 2, t0, t_end)
+    _, ys = _trajectory(result, name, num_steps, 2, t0, t_end, _DIVERGED)
     inverse = np.linalg.inv(np.eye(2) - h * matrix)
     expected = np.stack([np.linalg.matrix_power(inverse, n) @ y0
                          for n in range(num_steps + 1)])
@@ -220,11 +250,12 @@ def backward_euler(student_fn) -> str:
     def jac(t, y):
         return np.array([[-3.0 * y[0] ** 2, 1.0], [np.cos(t), -2.0]])
 
-    t0, t_end, num_steps = 0.0, 4.0, 8
+    t0, t_end, num_steps = 1.0, 5.0, 8
     h = (t_end - t0) / num_steps
     y_start = np.array([1.5, -1.0])
-    result = call(student_fn, f, jac, y_start, t0, t_end, num_steps)
-    times, ys = _trajectory(result, name, num_steps, 2, t0, t_end)
+    with np.errstate(all="ignore"):
+        result = call(student_fn, f, jac, y_start, t0, t_end, num_steps)
+    times, ys = _trajectory(result, name, num_steps, 2, t0, t_end, _DIVERGED)
     expect(np.allclose(ys[0], y_start, atol=1e-14), "The first row of `ys` should be y0.")
     residual = max(np.abs(ys[n + 1] - ys[n] - h * f(times[n + 1], ys[n + 1])).max()
                    for n in range(num_steps))
@@ -233,6 +264,12 @@ def backward_euler(student_fn) -> str:
     expect(not (residual > 1e-9 and residual_start <= 1e-9),
            "Your steps solve the equation with f evaluated at t_n: backward Euler uses the "
            "*end* of the step, f(t_{n+1}, y_{n+1}).")
+    residual_from_zero = max(np.abs(ys[n + 1] - ys[n] - h * f((n + 1) * h, ys[n + 1])).max()
+                             for n in range(num_steps))
+    expect(not (residual > 1e-9 and residual_from_zero <= 1e-9),
+           "On a time-dependent system started at t0 = 1 your steps evaluate f at times "
+           "counted from 0: the step that ends at t_{n+1} = t0 + (n + 1) h must use that "
+           "time.")
     expect(residual <= 1e-9,
            "On a nonlinear system with h = 0.5 your steps do not satisfy y_{n+1} = y_n + h "
            "f(t_{n+1}, y_{n+1}) to 1e-9. Iterate Newton until the correction is tiny "

@@ -53,9 +53,10 @@ def _step_polynomial(b, a, z_matrix):
 
 
 def _local_order(errors, step_sizes):
-    """Slope of log error against log h (at least two step sizes)."""
-    slope, _ = np.polyfit(np.log(step_sizes), np.log(errors), 1)
-    return float(slope)
+    """Slope of log error against log h: the one log-log fit of the package."""
+    from ..analysis import empirical_order
+
+    return empirical_order(step_sizes, errors)
 
 
 def _squared(t, y):
@@ -67,14 +68,39 @@ def _squared_exact(y0, h):
     return y0 / (1.0 - y0 * h)
 
 
+def _non_autonomous_local_order(step, tableau, name: str) -> float:
+    """Local order of ``step(f, t, y, h) -> y_new`` on ``y' = -2 t y`` from ``t = 0.8``.
+
+    The exact solution ``y(t) = y0 exp(t0² - t²)`` couples time and state, so every stage
+    must be evaluated at its own time ``t + c_i h`` *and* its own state; a step that gets
+    the stage times wrong is only first order here. Returns the measured local order.
+    """
+    t0, y0 = 0.8, 1.0
+    step_sizes = np.array([0.04, 0.02, 0.01])
+    errors = []
+    for h in step_sizes:
+        y_new = as_array(step(lambda t, y: -2.0 * t * y, t0, np.array([y0]), h), name)
+        errors.append(abs(float(y_new.reshape(-1)[0]) - y0 * np.exp(t0**2 - (t0 + h) ** 2)))
+    expect(all(np.isfinite(errors)) and min(errors) > 0,
+           f"On y' = -2 t y your `{name}` returned NaN/inf or an exact value; test it by hand.")
+    order = _local_order(errors, step_sizes)
+    expect(order > tableau.order + 1 - 0.3,
+           f"On y' = -2 t y started at t = 0.8 (f depends on t and y) the local error of "
+           f"your `{name}` with {tableau.name!r} shrinks like h^{order:.1f}, not like "
+           f"h^{tableau.order + 1}: stage i must see the time t + c_i h together with its "
+           "own state, counted from the `t` you were given.")
+    return order
+
+
 # ----------------------------------------------------------------------------- section 1
 @exercise("rk_step")
 def rk_step(student_fn) -> str:
     """Check ``rk_step(f, t, y, h, tableau)``: one explicit Runge–Kutta step.
 
-    Truth: the matrix polynomial of the tableau on ``y' = My``, the tableau's quadrature
-    rule on ``y' = cos t``, and the local order ``p + 1`` on ``y' = y²`` against its
-    exact solution (section 1.3 of ``02_runge_kutta_multistep``).
+    Truth: the matrix polynomial of the tableau on ``y' = My`` (a vector and a (2, 2)
+    state), the tableau's quadrature rule on ``y' = cos t``, and the local order ``p + 1``
+    on ``y' = y²`` and on the non-autonomous ``y' = -2ty`` from ``t = 0.8`` against exact
+    solutions (section 1.3 of ``02_runge_kutta_multistep``).
     """
     for tableau in _test_tableaus():
         name = tableau.name
@@ -101,8 +127,24 @@ def rk_step(student_fn) -> str:
                      f"{name!r} is wrong: evaluate stage i at the time t + c_i h.",
                      rtol=1e-12, atol=1e-14, name="rk_step on y' = cos(t)")
 
+    # a state of shape (2, 2): y' = M Y, the same polynomial applied to the matrix Y
+    state = np.array([[1.0, -0.5], [0.25, 2.0]])
+    tableau = _test_tableaus()[0]
+    result = as_array(call(student_fn, lambda t, u: _M @ u, 0.7, state.copy(), 0.3, tableau),
+                      "rk_step on a (2, 2) state")
+    expect(result.shape == state.shape,
+           f"For a state `y` of shape {state.shape} `rk_step` returned shape {result.shape}: "
+           "build the stage sums with arrays shaped like `y` (e.g. `np.zeros_like(y)`).")
+    expect_close(result, _step_polynomial(tableau.b, tableau.a, 0.3 * _M) @ state,
+                 "With a state of shape (2, 2) the step is wrong (it is right for a vector): "
+                 "treat `y` as one array of any shape, without flattening or indexing it.",
+                 rtol=1e-12, atol=1e-14, name="rk_step on a (2, 2) state")
+
     orders = []
     for tableau in _test_tableaus()[:3]:
+        _non_autonomous_local_order(
+            lambda f, t, y, h, tab=tableau: call(student_fn, f, t, y, h, tab), tableau,
+            "rk_step")
         step_sizes = np.array([0.04, 0.02, 0.01])
         errors = [abs(float(as_array(call(student_fn, _squared, 0.0, np.array([1.0]), h,
                                           tableau))[0]) - _squared_exact(1.0, h))
@@ -128,7 +170,8 @@ def embedded_step(student_fn) -> str:
     ``y_new`` uses the weights ``b``, ``error`` is the difference between the solutions
     with ``b`` and ``b_hat``. Truth: matrix polynomials on ``y' = My``, and the exact
     solution of ``y' = y²``, whose local error of the embedded solution the estimate
-    must match (section 2.2).
+    must match; the quadrature rules of ``b`` and ``b_hat`` on ``y' = cos t`` and the local
+    order on the non-autonomous ``y' = -2ty`` (stage times ``t + c_i h``) (section 2.2).
     """
     from ..ode import TABLEAUS
 
@@ -151,6 +194,25 @@ def embedded_step(student_fn) -> str:
         expect(np.allclose(np.abs(error), np.abs(high - low), rtol=1e-9, atol=1e-15),
                f"`error` is wrong for {name!r} on y' = My: it is the difference between "
                "the two solutions of the pair, h Σ_i (b_i - b̂_i) k_i, from the same stages.")
+
+        # y' = cos t (f depends on t only): both solutions are quadrature rules
+        out = call(student_fn, lambda t, u: np.cos(t) + 0.0 * u, 0.7, np.array([2.0]), 0.3,
+                   tableau)
+        expect(isinstance(out, tuple) and len(out) == 2,
+               "`embedded_step` must return a pair `(y_new, error)`.")
+        nodes = np.cos(0.7 + np.asarray(tableau.c) * 0.3)
+        expect_close(as_array(out[0], "y_new"), [2.0 + 0.3 * float(tableau.b @ nodes)],
+                     f"On y' = cos(t) (the right-hand side depends on t only) `y_new` with "
+                     f"{name!r} is wrong: evaluate stage i at the time t + c_i h.",
+                     rtol=1e-12, atol=1e-14, name="y_new on y' = cos(t)")
+        gap = 0.3 * float((tableau.b - tableau.b_hat) @ nodes)
+        expect(np.allclose(np.abs(as_array(out[1], "error")), [abs(gap)], rtol=1e-9,
+                           atol=1e-15),
+               f"On y' = cos(t) `error` with {name!r} is wrong: both solutions of the pair "
+               "use the same stages, each evaluated at the time t + c_i h.")
+        _non_autonomous_local_order(
+            lambda f, t, y, h, tab=tableau: call(student_fn, f, t, y, h, tab)[0], tableau,
+            "embedded_step")
 
     tableau = TABLEAUS["dopri5"]
     ratios = []
@@ -186,7 +248,8 @@ def ab2_solve(student_fn) -> str:
 
     Truth: on ``y' = λy`` the AB2 values obey a linear recurrence whose solution is
     ``A r1^n + B r2^n`` with ``r1, r2`` the roots of ``ζ² - (1 + 3z/2) ζ + z/2``,
-    ``z = hλ``; the starting step must be second order; and the global error on
+    ``z = hλ``; the starting step must be second order (on ``y' = λy`` and on the
+    non-autonomous ``y' = -2ty`` from ``t0 = 0.5``); and the global error on
     Kepler's orbit and on ``y' = -2ty`` (exact solutions) must fall like ``h²``
     (section 3.2).
     """
@@ -234,6 +297,16 @@ def ab2_solve(student_fn) -> str:
     order = _local_order(errors, problem.t1 / sizes)
     expect(1.8 < order < 2.3,
            f"On Kepler's orbit your global error falls like h^{order:.2f}, not like h².")
+
+    start_errors = []
+    for n in (10, 20):
+        start = as_array(call(student_fn, lambda t, y: -2.0 * t * y, 0.5, np.array([1.0]),
+                              1.5, n))
+        start_errors.append(abs(start[1, 0] - np.exp(0.25 - (0.5 + 1.0 / n) ** 2)))
+    expect(start_errors[1] > 0 and start_errors[0] / start_errors[1] > 2 ** 2.5,
+           "On y' = -2 t y from t0 = 0.5 your first step is not second order, though it is "
+           "on y' = λy: check the times you give f there — Heun's first slope at t0, the "
+           "second at the end of the step, t0 + h, where the predictor lives.")
 
     errors = []
     for n in (40, 80, 160):

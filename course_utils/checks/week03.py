@@ -77,7 +77,12 @@ def resnet_forward(student_fn) -> str:
         states.append(states[-1] + h * _mlp_numpy(p, states[-1]))
     expected = np.stack(states)
     name = "resnet_forward(x, blocks, step_size)"
-    out = _stacked(call(student_fn, torch.tensor(x0), list(blocks), h), name)
+    x_in = torch.tensor(x0, requires_grad=True)
+    result = call(student_fn, x_in, list(blocks), h)
+    expect(np.array_equal(x_in.detach().numpy(), x0),
+           f"{name} changed its input x in place: build each new state as a new tensor "
+           "(x + ..., not x += ...).")
+    out = _stacked(result, name)
     expect(
         out.shape != (num_blocks, batch, dim),
         f"{name} returned {num_blocks} states for {num_blocks} blocks: include the input "
@@ -85,6 +90,10 @@ def resnet_forward(student_fn) -> str:
     )
     expect(out.shape == expected.shape,
            f"{name} has shape {out.shape}; it should be (N + 1, batch, dim) = {expected.shape}.")
+    expect(not all(np.array_equal(out[k], out[-1]) for k in range(1, len(out) - 1)),
+           "Every stored state is the same tensor: the update is done in place "
+           "(`x += ...` or an indexed assignment), so the list holds N + 1 references to one "
+           "tensor. Create a new tensor at every step.")
     expect(np.allclose(out[0], x0, atol=1e-12),
            "The first state of the trajectory should be the input x itself.")
     without_h = [x0]
@@ -92,9 +101,30 @@ def resnet_forward(student_fn) -> str:
         without_h.append(without_h[-1] + _mlp_numpy(p, without_h[-1]))
     expect(not np.allclose(out, np.stack(without_h), atol=1e-8),
            "Your update adds f_k(x_k) unscaled: a residual step of size h adds h * f_k(x_k).")
+    from_input = [x0] + [x0 + h * _mlp_numpy(p, x0) for p in params]
+    expect(not np.allclose(out, np.stack(from_input), atol=1e-8),
+           "Every block is applied to the input x_0: step k must start from the state x_k "
+           "that the previous block produced.")
     expect_close(out, expected, "The states differ from the residual recursion "
                  "x_{k+1} = x_k + h f_k(x_k): check which block acts at step k and that each "
                  "step starts from the previous state.", rtol=1e-9, atol=1e-11, name=name)
+    final = result[-1]
+    gradient = None
+    if getattr(final, "requires_grad", False):
+        (gradient,) = torch.autograd.grad(final.sum(), x_in, allow_unused=True)
+    expect(gradient is not None,
+           "The last state carries no gradient back to x: the trajectory must stay in torch's "
+           "graph (no torch.no_grad, .detach() or NumPy) so that the network can be trained.")
+    reference = torch.tensor(x0, requires_grad=True)
+    state = reference
+    for block in blocks:
+        state = state + h * block(state)
+    (expected_gradient,) = torch.autograd.grad(state.sum(), reference)
+    expect_close(gradient.detach().numpy(), expected_gradient.numpy(),
+                 "The gradient of the last state with respect to x is wrong although the "
+                 "states are right: part of the recursion is cut out of the graph (a "
+                 ".detach() or torch.no_grad inside the loop).", rtol=1e-8, atol=1e-10,
+                 name="d x_N / d x")
 
     a = np.array([[-0.2, 1.0], [-1.0, -0.2]])
     a_torch = torch.tensor(a)
@@ -172,18 +202,31 @@ def coupling_inverse(student_fn) -> str:
         y2 = x2 + G(y1)
         y = torch.cat([y1, y2], dim=1)
         expected = torch.cat([x1, x2], dim=1).numpy()
+        y_before = y.clone()
         out = as_array(call(student_fn, F, G, y), name)
+        expect(torch.equal(y, y_before),
+               f"{name} changed y in place (torch.chunk returns views of y, so `y2 -= ...` "
+               "writes into y): compute new tensors instead.")
         expect(out.shape == expected.shape,
                f"{name} has shape {out.shape}; it should have the shape of y, "
                f"{tuple(y.shape)}.")
+        close = lambda a, b: np.allclose(a, b, atol=1e-12)
+        x1_np, x2_np = expected[:, :half], expected[:, half:]
+        expect(not (close(out[:, :half], x2_np) and close(out[:, half:], x1_np)),
+               "Both halves are right but in the wrong order: x = (x1, x2), concatenated "
+               "along dimension 1.")
+        wrong_sign = (y2 + G(y1)).detach().numpy()
+        expect(not close(out[:, half:], wrong_sign),
+               "The second half has the wrong sign: y2 = x2 + G(y1) was an addition, so "
+               "undoing it subtracts.")
         error = np.abs(out - expected).max()
-        second_ok = np.allclose(out[:, half:], expected[:, half:], atol=1e-12)
+        second_ok = close(out[:, half:], x2_np)
         expect(second_ok,
                "The second half x2 is wrong. Undo the block's last update first: which "
                "quantity that G was applied to do you already know from y?")
         expect(error < 1e-12,
                f"The second half is right but the first is off by {error:.1e}: recover x1 "
-               "with the x2 you just reconstructed.")
+               "with the x2 you just reconstructed, and subtract F(x2).")
     return "the input is recovered to round-off (error < 1e-12)"
 
 
@@ -228,6 +271,17 @@ def rk2_step(student_fn) -> str:
                  name=name)
     a = np.array([[-0.3, 2.0], [-2.0, -0.3]])
     a_torch = torch.tensor(a)
+    batch = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.5, 0.5]], dtype=torch.float64)
+    together = as_array(call(student_fn, lambda z: torch.tanh(z) @ a_torch.T, batch, 0.2), name)
+    alone = np.concatenate([as_array(call(student_fn, lambda z: torch.tanh(z) @ a_torch.T,
+                                          batch[i:i + 1], 0.2), name) for i in range(3)])
+    expect(together.shape == alone.shape,
+           f"{name} returned shape {together.shape} for a batch of 3 points; it should keep "
+           "the shape of x, (batch, dim).")
+    expect(np.allclose(together, alone, rtol=1e-12, atol=1e-13),
+           f"{name} mixes the points of a batch: each row of x is its own state, so the "
+           "result for a batch must equal the results for its rows one at a time (no sums, "
+           "means or indexing across dimension 0).")
     orders = [
         _order_on(student_fn, lambda z: z @ a_torch.T, lambda y: a @ y, np.array([1.0, 0.0]),
                   2.0, name)

@@ -33,6 +33,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._sizes import check_sizes
+
 __all__ = [
     "StandardNormal",
     "FlowLayer",
@@ -183,6 +185,7 @@ class PlanarFlow(FlowLayer):
 
     def __init__(self, dim: int, init_scale: float = 0.5):
         super().__init__()
+        check_sizes(dim=dim)
         self.dim = dim
         # w, u and b live in one vector: one tensor per layer for the optimiser to update
         # (a quarter faster for long flows on a CPU); read them as .w, .u and .b.
@@ -263,6 +266,7 @@ class RadialFlow(FlowLayer):
 
     def __init__(self, dim: int, init_scale: float = 1.0):
         super().__init__()
+        check_sizes(dim=dim)
         self.dim = dim
         # z₀, α_raw and β_raw in one vector (one tensor per layer for the optimiser)
         initial = torch.cat([init_scale * torch.randn(dim), torch.zeros(1),
@@ -336,6 +340,7 @@ class AffineCoupling(FlowLayer):
     def __init__(self, mask, hidden: int = 64, num_hidden_layers: int = 2,
                  max_log_scale: float = 3.0):
         super().__init__()
+        check_sizes(hidden=hidden, num_hidden_layers=num_hidden_layers)
         mask = _as_float(mask)
         if mask.ndim != 1 or not torch.all((mask == 0) | (mask == 1)):
             raise ValueError("`mask` must be a 1-D sequence of 0s and 1s, e.g. [1, 0]")
@@ -383,6 +388,7 @@ class ElementwiseAffine(FlowLayer):
 
     def __init__(self, dim: int):
         super().__init__()
+        check_sizes(dim=dim)
         self.dim = dim
         self.log_scale = nn.Parameter(torch.zeros(dim))
         self.shift = nn.Parameter(torch.zeros(dim))
@@ -588,11 +594,13 @@ class NormalizingFlow(nn.Module):
 
 def planar_flow(dim: int, num_layers: int) -> NormalizingFlow:
     """``num_layers`` planar layers on a standard normal base (Rezende & Mohamed's ``K``)."""
+    check_sizes(dim=dim, num_layers=num_layers)
     return NormalizingFlow(StandardNormal(dim), [PlanarFlow(dim) for _ in range(num_layers)])
 
 
 def radial_flow(dim: int, num_layers: int) -> NormalizingFlow:
     """``num_layers`` radial layers on a standard normal base."""
+    check_sizes(dim=dim, num_layers=num_layers)
     return NormalizingFlow(StandardNormal(dim), [RadialFlow(dim) for _ in range(num_layers)])
 
 
@@ -610,8 +618,8 @@ def realnvp_flow(dim: int, num_layers: int, hidden: int = 64,
     hidden, num_hidden_layers : int
         Size of each conditioner MLP.
     """
-    if dim < 2:
-        raise ValueError(f"a coupling flow needs `dim` >= 2, got {dim}")
+    check_sizes(minimum=2, dim=dim)
+    check_sizes(num_layers=num_layers)
     even = [float(i % 2 == 0) for i in range(dim)]
     layers = [
         AffineCoupling(even if k % 2 == 0 else [1.0 - m for m in even], hidden,

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from ..ode import odeint
+from ._sizes import check_sizes
 from .neural_ode import ODEFunc
 
 __all__ = [
@@ -104,6 +105,7 @@ class RNNEncoder(nn.Module):
 
     def __init__(self, obs_dim: int, latent_dim: int, hidden: int = 32):
         super().__init__()
+        check_sizes(obs_dim=obs_dim, latent_dim=latent_dim, hidden=hidden)
         self.gru = nn.GRU(obs_dim + 2, hidden, batch_first=True)
         self.out = nn.Linear(hidden, 2 * latent_dim)
 
@@ -143,6 +145,8 @@ class LatentODE(nn.Module):
         super().__init__()
         if obs_std <= 0:
             raise ValueError(f"`obs_std` must be positive, got {obs_std}")
+        check_sizes(obs_dim=obs_dim, latent_dim=latent_dim, rnn_hidden=rnn_hidden,
+                    ode_hidden=ode_hidden, decoder_hidden=decoder_hidden)
         self.latent_dim = latent_dim
         self.encoder = RNNEncoder(obs_dim, latent_dim, rnn_hidden)
         self.func = ODEFunc(latent_dim, ode_hidden, time_dependent=False, activation="elu")
@@ -221,6 +225,7 @@ class RNNForecaster(nn.Module):
 
     def __init__(self, obs_dim: int = 2, hidden: int = 32):
         super().__init__()
+        check_sizes(obs_dim=obs_dim, hidden=hidden)
         self.encoder = nn.GRU(obs_dim + 1, hidden, batch_first=True)
         self.cell = nn.GRUCell(obs_dim + 1, hidden)
         self.readout = nn.Linear(hidden, obs_dim)

@@ -39,6 +39,7 @@ from torch.nn import functional as F
 
 from ..adjoint import odeint_adjoint
 from ..ode import odeint
+from ._sizes import check_sizes
 
 __all__ = [
     "ConcatLinear",
@@ -78,6 +79,7 @@ class ConcatLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
+        check_sizes(in_features=in_features, out_features=out_features)
         # initialised as nn.Linear(in_features + 1, out_features) would be
         bound = 1.0 / math.sqrt(in_features + 1)
         self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
@@ -125,8 +127,7 @@ class ODEFunc(nn.Module):
                  time_dependent: bool = True, activation: str = "tanh",
                  zero_init: bool = False):
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"`num_layers` must be at least 1, got {num_layers}")
+        check_sizes(dim=dim, hidden=hidden, num_layers=num_layers)
         self.dim = dim
         self.time_dependent = time_dependent
         sizes = [dim] + [hidden] * num_layers + [dim]
@@ -384,8 +385,8 @@ class AugmentedNeuralODE(nn.Module):
                  readout: str = "project", method: str = "rk4",
                  step_size: float | None = None, rtol: float = 1e-3, atol: float = 1e-4):
         super().__init__()
-        if augment_dim < 0:
-            raise ValueError(f"`augment_dim` must be non-negative, got {augment_dim}")
+        check_sizes(data_dim=data_dim, hidden=hidden, output_dim=output_dim)
+        check_sizes(minimum=0, augment_dim=augment_dim)
         if readout not in ("project", "linear"):
             raise ValueError(f"unknown `readout` {readout!r}; choose 'project' or 'linear'")
         self.data_dim = data_dim

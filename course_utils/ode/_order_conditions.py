@@ -1,8 +1,8 @@
 """The Runge–Kutta order conditions, one per rooted tree up to order 5 (data + two functions).
 
 They live next to the tableaus because a :class:`~course_utils.ode.ButcherTableau`
-computes its own order from them; ``course_utils.analysis`` re-exports
-:func:`order_conditions` and :func:`tableau_order` for the notebooks.
+computes its own order from them; ``course_utils.analysis.order_conditions`` and
+``tableau_order`` wrap them for the notebooks (accepting registered method names too).
 
 Reference: Hairer, Nørsett & Wanner, *Solving ODEs I*, Sec. II.2 (Table 2.2); Butcher,
 *Numerical Methods for ODEs*, Sec. 31.
@@ -39,21 +39,6 @@ def rooted_tree_conditions(a, c):
     ]
 
 
-def _tableau_of(method):
-    """A ButcherTableau from a tableau, a registered name or a method object."""
-    from ._registry import METHODS  # the registry sits above the data: import when called
-
-    if isinstance(method, str):
-        if method not in METHODS:
-            raise ValueError(f"Unknown method {method!r}; known: {', '.join(METHODS)}.")
-        method = METHODS[method]
-    tableau = method if hasattr(method, "a") and hasattr(method, "c") else None
-    tableau = tableau if tableau is not None else getattr(method, "tableau", None)
-    if tableau is None:
-        raise ValueError(f"{method!r} has no Butcher tableau.")
-    return tableau
-
-
 def order_conditions(tableau, max_order=4, weights="b"):
     r"""Residuals of the Runge–Kutta order conditions (one per rooted tree).
 
@@ -64,8 +49,9 @@ def order_conditions(tableau, max_order=4, weights="b"):
 
     Parameters
     ----------
-    tableau : ButcherTableau or str
-        The method (or a registered method name).
+    tableau : ButcherTableau
+        The method (``course_utils.analysis.order_conditions`` also takes a registered
+        method name).
     max_order : int
         Highest order to list, 1 to 5 (1, 2, 4, 8, 17 conditions in total).
     weights : {"b", "b_hat"}
@@ -76,7 +62,6 @@ def order_conditions(tableau, max_order=4, weights="b"):
     dict of str -> float
         ``condition -> (value - target)``; zero (to rounding) where it holds.
     """
-    tableau = _tableau_of(tableau)
     if not 1 <= max_order <= 5:
         raise ValueError(f"`max_order` must be between 1 and 5, got {max_order!r}.")
     b = getattr(tableau, weights, None) if weights in ("b", "b_hat") else None
@@ -97,7 +82,6 @@ def tableau_order(tableau, tol=1e-10, weights="b"):
     Returns the largest ``p <= 5`` such that all conditions of order ``<= p`` hold to
     ``tol``; 5 therefore means "at least 5". Notebook ``02_runge_kutta_multistep``.
     """
-    tableau = _tableau_of(tableau)
     residuals = order_conditions(tableau, 5, weights)
     trees = rooted_tree_conditions(tableau.a, tableau.c)
     order = 0

@@ -70,9 +70,14 @@ class OdeMethod:
 
 
 class RungeKuttaMethod(OdeMethod):
-    """An explicit Runge–Kutta method: fixed step, or adaptive if the tableau has ``b_hat``."""
+    """An explicit Runge–Kutta method: fixed step, or adaptive if the tableau has ``b_hat``.
 
-    def __init__(self, tableau, doc=None):
+    ``fast=False`` steps with the plain stages instead of the backend's fast kernel (the
+    same numbers; ``benchmarks/solvers.py`` times both).
+    """
+
+    def __init__(self, tableau, doc=None, fast=True):
+        self.fast = fast
         if not tableau.is_explicit:
             raise ValueError(
                 f"Tableau {tableau.name!r} is implicit; odeint steps explicit tableaus and "
@@ -96,7 +101,7 @@ class RungeKuttaMethod(OdeMethod):
         )
 
     def make_step(self, evaluator, backend, options, stats):
-        return ExplicitRungeKutta(self.tableau, evaluator, backend)
+        return ExplicitRungeKutta(self.tableau, evaluator, backend, fast=self.fast)
 
 
 class ImplicitRungeKuttaMethod(OdeMethod):

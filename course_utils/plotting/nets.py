@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._arrays import to_numpy
 from .base import COLORS
 
 __all__ = [
@@ -18,10 +19,7 @@ __all__ = [
 ]
 
 
-def _numpy(value):
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
+_numpy = to_numpy  # the package's one torch -> NumPy conversion
 
 
 def plot_hidden_trajectories(ax, trajectory, labels, num_shown: int = 150, title: str = ""):
@@ -54,25 +52,36 @@ def plot_hidden_trajectories(ax, trajectory, labels, num_shown: int = 150, title
     ax.set_aspect("equal", adjustable="datalim")
 
 
-def plot_depth_snapshots(axes, trajectory, labels, layers, step_size: float | None = None):
+def plot_depth_snapshots(axes, trajectory, labels, layers, step_size: float | None = None,
+                         class_names=None):
     """One panel per chosen layer: the hidden states ``x_k`` coloured by class.
 
     ``trajectory`` has shape ``(num_layers + 1, batch, 2)``; ``layers`` lists the ``k`` to
-    show (one per axis in ``axes``). With ``step_size`` the titles give the time ``t = k h``.
+    show (one per axis in ``axes``). Titles are short (``k = 5``, and ``t = k h`` on a
+    second line with ``step_size``) so that narrow panels stay legible; the first panel
+    carries the class legend (``class_names[c]``, default ``"class c"``). Returns the
+    legend. Used in section 2 of ``03_resnets_as_odes``.
     """
     trajectory = _numpy(trajectory)
-    labels = _numpy(labels)
-    colors = np.asarray(COLORS)[labels.astype(int) % len(COLORS)]
+    labels = _numpy(labels).astype(int)
     for ax, layer in zip(axes, layers):
         states = trajectory[layer]
-        ax.scatter(states[:, 0], states[:, 1], s=4, c=colors)
-        title = f"layer {layer}"
+        for label in np.unique(labels):
+            mine = labels == label
+            name = class_names[label] if class_names is not None else f"class {label}"
+            ax.scatter(states[mine, 0], states[mine, 1], s=4,
+                       color=COLORS[label % len(COLORS)], label=name)
+        title = f"$k = {layer}$"
         if step_size is not None:
-            title += f", $t = {layer * step_size:.2g}$"
-        ax.set_title(title)
+            title += f"\n$t = kh = {layer * step_size:.3g}$"
+        ax.set_title(title, fontsize=10)
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_xticks([])
         ax.set_yticks([])
+    axes[0].set_ylabel("$x_2$")
+    for ax in axes:
+        ax.set_xlabel("$x_1$")
+    return axes[0].legend(loc="lower left", fontsize=8, markerscale=2, framealpha=0.8)
 
 
 def plot_decision_regions(ax, predict, x, labels, limits=None, num_points: int = 150,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._arrays import to_numpy
 from .base import COLORS
 
 __all__ = [
@@ -25,9 +26,7 @@ __all__ = [
 
 
 def _numpy(value):
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=float)
+    return to_numpy(value, dtype=float)
 
 
 def plot_field_quiver(ax, field, limits=(-2.0, 2.0), num_points: int = 17, color="0.5",
@@ -104,19 +103,23 @@ def plot_dynamics_fit(true_field, learned_field, times, observed, learned, limit
     return fig
 
 
-def plot_nfe_study(tolerance_runs, backward_runs, training_nfe):
+def plot_nfe_study(tolerance_runs, backward_runs, training_nfe, window: int = 20):
     """Chen et al.'s Figure 3, measured: four panels (section 3).
 
     Parameters
     ----------
     tolerance_runs : dict
-        ``{"tolerances", "nfe", "error", "seconds"}``: arrays over the tolerances of a
-        trained model's forward pass (NFE, error against a tight reference, wall time).
+        ``{"tolerances", "nfe", "error", "seconds"}`` and optionally ``"flops"``: arrays
+        over the tolerances of a trained model's forward pass (NFE, error against a tight
+        reference, best wall time, counted floating-point operations).
     backward_runs : dict
         ``{label: (forward_nfe, backward_nfe)}``, arrays over tolerances, one entry per
-        backward variant (e.g. plain norm and seminorm).
+        backward variant (e.g. plain norm and seminorm). Variants that coincide are drawn
+        with different markers and sizes so that none hides the other.
     training_nfe : array, shape (num_steps,)
         Forward NFE at every training step.
+    window : int
+        Panel (d) also draws the mean NFE over consecutive windows of this many steps.
 
     Returns
     -------
@@ -124,37 +127,62 @@ def plot_nfe_study(tolerance_runs, backward_runs, training_nfe):
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(14.0, 3.3))
+    fig, axes = plt.subplots(1, 4, figsize=(15.0, 3.6))
     nfe = _numpy(tolerance_runs["nfe"])
     error = _numpy(tolerance_runs["error"])
     seconds = _numpy(tolerance_runs["seconds"])
     tolerances = _numpy(tolerance_runs["tolerances"])
     axes[0].loglog(nfe, error, "o-", color=COLORS[0])
-    for x, y, tol in zip(nfe, error, tolerances):
-        axes[0].annotate(f"{tol:.0e}", (x, y), textcoords="offset points", xytext=(4, 3),
-                         fontsize=7)
-    axes[0].set(xlabel="forward NFE", ylabel="error of the logits",
-                title="(a) NFE vs numerical error")
+    for k, (x, y, tol) in enumerate(zip(nfe, error, tolerances)):
+        # alternate sides so that labels of equal NFE, and the line, stay clear of each other
+        offset = (-8, 6) if k % 2 == 0 else (8, -4)
+        axes[0].annotate(f"{tol:.0e}", (x, y), textcoords="offset points", xytext=offset,
+                         fontsize=9, ha="right" if k % 2 == 0 else "left",
+                         bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
+    axes[0].set(xlabel="forward NFE", ylabel="mean |error| of the logits",
+                title="(a) NFE vs numerical error\n(labels: rtol = atol)")
     _plain_log_ticks(axes[0], np.unique(nfe))
-    axes[1].plot(nfe, 1e3 * seconds, "o-", color=COLORS[1])
+    axes[0].margins(x=0.25, y=0.2)
+    axes[1].plot(nfe, 1e3 * seconds, "o-", color=COLORS[1], label="wall time (best of 10)")
     axes[1].set(xlabel="forward NFE", ylabel="time per forward pass [ms]",
                 title="(b) NFE vs wall time")
+    if "flops" in tolerance_runs:
+        twin = axes[1].twinx()
+        twin.plot(nfe, 1e-6 * _numpy(tolerance_runs["flops"]), "s--", color=COLORS[3],
+                  ms=4, label="counted operations")
+        twin.set_ylabel("MFLOP per forward pass")
+        lines = axes[1].get_lines() + twin.get_lines()
+        axes[1].legend(lines, [line.get_label() for line in lines], fontsize=8,
+                       loc="upper left")
     largest = 1.0
     markers = ["o", "x", "s", "^"]
     for k, (label, (forward, backward)) in enumerate(backward_runs.items()):
         forward, backward = _numpy(forward), _numpy(backward)
         largest = max(largest, forward.max(), backward.max())
         axes[2].plot(forward, backward, markers[k % len(markers)], color=COLORS[2 + k],
-                     ms=8 - 2 * k, label=label)
+                     ms=9 - 3 * k, mew=2, label=label)
     line = np.array([0.0, 1.05 * largest])
     axes[2].plot(line, line, "k:", lw=1, label="backward = forward")
     axes[2].plot(line, 0.5 * line, "k--", lw=1, label="backward = forward / 2 (paper)")
     axes[2].set(xlabel="forward NFE", ylabel="backward NFE",
                 title="(c) backward vs forward NFE")
-    axes[2].legend(fontsize=7)
+    axes[2].legend(fontsize=8)
     training_nfe = _numpy(training_nfe)
-    axes[3].plot(np.arange(len(training_nfe)), training_nfe, color=COLORS[4], lw=1)
-    axes[3].set(xlabel="training step", ylabel="forward NFE", title="(d) NFE during training")
+    steps = np.arange(len(training_nfe))
+    num_windows = len(training_nfe) // window
+    if num_windows:
+        means = training_nfe[: num_windows * window].reshape(num_windows, window).mean(1)
+        centres = window * np.arange(num_windows) + (window - 1) / 2
+        axes[3].plot(centres, means, "o", color=COLORS[0], ms=7, mfc="none", mew=1.5,
+                     label=f"mean over {window} steps", zorder=2)
+    # drawn last and thin, so that the markers of the means never hide it
+    axes[3].plot(steps, training_nfe, drawstyle="steps-post", color=COLORS[4], lw=1.2,
+                 label="every step", zorder=3)
+    axes[3].set_yticks(np.unique(training_nfe))
+    axes[3].grid(axis="y", lw=0.5, alpha=0.5)
+    axes[3].set(xlabel="training step", ylabel="forward NFE",
+                title="(d) NFE during training\n(dopri5: 6 evaluations per step)")
+    axes[3].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 

@@ -1,5 +1,8 @@
 """Figures of week 2 (``02_runge_kutta_multistep``): stability, cost and long-time behaviour.
 
+* :func:`plot_stability_region` — the absolute stability region of one or more methods in
+  the complex ``hλ`` plane (weeks 1 and 2; the stability functions themselves are in
+  :mod:`course_utils.analysis`);
 * :func:`plot_stability_panels` — absolute stability regions of several method families,
   one panel per family (section 6);
 * :func:`plot_work_precision` — error against the number of function evaluations, the
@@ -26,6 +29,7 @@ import numpy as np
 from .base import COLORS, axes_or_new
 
 __all__ = [
+    "plot_stability_region",
     "plot_stability_panels",
     "plot_work_precision",
     "plot_energy_drift",
@@ -105,7 +109,7 @@ def plot_stability_panels(
     ----------
     panels : dict
         ``title -> methods``: each value is a list of method specs accepted by
-        :func:`course_utils.analysis.plot_stability_region` (registered names such as
+        :func:`plot_stability_region` (registered names such as
         ``'rk4'``, ``'ab2'``, ``'bdf3'``; Butcher tableaus; ``(rho, sigma)`` pairs;
         callables ``R(z)``), or ``(methods, labels)`` to name them in the legend.
     windows : dict, optional
@@ -134,7 +138,6 @@ def plot_stability_panels(
     """
     import matplotlib.pyplot as plt
 
-    from ..analysis import plot_stability_region
 
     if not panels:
         raise ValueError("`panels` is empty: give at least one `title -> methods` entry.")
@@ -376,7 +379,6 @@ def stiff_step_figure(
     """
     import matplotlib.pyplot as plt
 
-    from ..analysis import plot_stability_region
     from ..ode import METHODS, ODESolverError, odeint
     from ..problems import stiff_linear
 
@@ -418,3 +420,104 @@ def stiff_step_figure(
     right.legend()
     fig.tight_layout()
     return fig, errors
+
+
+def plot_stability_region(
+    methods,
+    *,
+    ax=None,
+    xlim=(-5.0, 2.0),
+    ylim=(-3.5, 3.5),
+    resolution=300,
+    theta=None,
+    labels=None,
+    title="Absolute stability regions",
+    fill=True,
+):
+    """Draw the absolute stability region of each method in the complex ``hλ`` plane.
+
+    Each region is shaded and its boundary drawn as a line, or (``fill=False``) only
+    the boundary is drawn.
+
+    Introduced in notebooks ``01_one_step_methods`` (θ-method) and
+    ``02_runge_kutta_multistep`` (RK and multistep methods).
+
+    Parameters
+    ----------
+    methods : method spec or list of them
+        Names (``'rk4'``, ``'bdf2'``, ``'backward_euler'``, ``'theta'`` with
+        ``theta=``), tableaus, method objects, callables ``R(z)``, ``(rho, sigma)``
+        pairs or ``("theta", θ)``.
+    ax : matplotlib Axes, optional
+        Where to draw (a new figure if omitted).
+    xlim, ylim : (float, float)
+        The window in Re(hλ) and Im(hλ).
+    resolution : int
+        Grid points per axis.
+    theta : float, optional
+        θ for the name ``'theta'``.
+    labels : list of str, optional
+        Legend entries (default: the method names).
+    title : str
+    fill : bool or sequence of bool
+        Shade the regions (default) or draw only their boundaries (``False``) — clearer
+        for regions that are the *outside* of a curve (BDF), where shaded layers pile
+        up. A sequence gives one value per method.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from ..analysis import _max_root_modulus, _stability_spec
+
+    if not isinstance(methods, (list, tuple)) or (
+        isinstance(methods, tuple) and len(methods) == 2 and isinstance(methods[0], str)
+    ):
+        methods = [methods]
+    if isinstance(fill, (bool, np.bool_)):
+        fills = [bool(fill)] * len(methods)
+    else:
+        fills = [bool(value) for value in fill]
+        if len(fills) != len(methods):
+            raise ValueError(
+                f"`fill` has {len(fills)} entries but there are {len(methods)} methods; "
+                "give one bool, or one per method."
+            )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5))
+    x = np.linspace(xlim[0], xlim[1], resolution)
+    y = np.linspace(ylim[0], ylim[1], resolution)
+    xx, yy = np.meshgrid(x, y)
+    zz = xx + 1j * yy
+    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2"])
+    handles = []
+    for i, method in enumerate(methods):
+        kind, data, name = _stability_spec(method, theta)
+        label = labels[i] if labels is not None else name
+        color = colors[i % len(colors)]
+        if kind == "rk":
+            with np.errstate(all="ignore"):
+                amplification = np.abs(np.asarray(data(zz)))
+        else:
+            amplification = _max_root_modulus(data[0], data[1], zz)
+        amplification = np.nan_to_num(amplification, nan=np.inf, posinf=1e6)
+        if fills[i]:
+            ax.contourf(xx, yy, amplification, levels=[0.0, 1.0], colors=[color], alpha=0.25)
+            handles.append(Patch(facecolor=color, edgecolor=color, alpha=0.5, label=label))
+        else:
+            handles.append(Line2D([], [], color=color, lw=1.5, label=label))
+        ax.contour(xx, yy, amplification, levels=[1.0], colors=[color], linewidths=1.5)
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.axvline(0.0, color="k", lw=0.6)
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
+    ax.set_aspect("equal")
+    ax.set_xlabel("Re(hλ)")
+    ax.set_ylabel("Im(hλ)")
+    ax.set_title(title)
+    ax.legend(handles=handles, loc="upper left", fontsize="small")
+    return ax
