@@ -115,7 +115,7 @@ def odeint(func, y0, t, *, method="dopri5", rtol=1e-7, atol=1e-9, options=None,
                 make_controller(step, rtol, atol, opts) if make_controller is not None
                 else PIController(method.error_order, rtol, atol, first_step=opts.first_step)
             ).attach(backend, evaluator, stats, times[0], times[-1])
-            if getattr(step, "detects_stiffness", False):
+            if getattr(step, "detects_stiffness", False) and opts.stiffness_test:
                 detector = StiffnessDetector(stats)
         else:
             controller = ConstantStep(opts.step_size, times[0], times[-1], opts.max_steps)

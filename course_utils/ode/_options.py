@@ -34,6 +34,12 @@ def _theta(name, value):
     return float(value)
 
 
+def _flag(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
+    return value
+
+
 def _callable(name, value):
     if not callable(value):
         raise ValueError(f"`{name}` must be callable as {name}(t, y), got {value!r}.")
@@ -82,6 +88,10 @@ OPTIONS = {
                "contraction rate) is at most newton_tol*(1 + max|y|)."),
         Option("max_newton_iters", "implicit", 25, _count,
                "Newton iterations per implicit solve before giving up."),
+        # stiff solvers (issue 14): let dopri5 crawl on, e.g. to measure what it costs
+        Option("stiffness_test", "adaptive", True, _flag,
+               "dopri5 stops with an error naming the stiff methods when its steps stay "
+               "on the stability limit (Hairer's test); False lets it go on."),
     )
 }
 

@@ -10,7 +10,9 @@ of ``I - hγJ`` serve the next step too (Hairer & Wanner II, Sec. IV.8, RADAU5's
 spirit of Petzold's LSODA (SIAM J. Sci. Stat. Comput. 4, 1983): it starts with dopri5
 and its stiffness test (``_controllers.StiffnessDetector``'s readings of ``h·|λ|``;
 ``needed`` readings in a row above dopri5's stability limit) and switches to the stiff
-pair instead of stopping. While stiff, after every accepted step it bounds the
+pair instead of stopping — or after six rejected dopri5 steps in a row (at loose
+tolerances an unstable explicit step can blow up before the test has its readings).
+While stiff, after every accepted step it bounds the
 spectral radius of ``J`` by ``‖J‖∞`` (the Jacobian the stiff pair holds anyway): when
 ``|h|·‖J‖∞`` stays below half of dopri5's limit for ``needed`` steps in a row, the
 explicit method could take the same steps stably, so it switches back. Every switch is
@@ -65,6 +67,7 @@ class SwitchingController:
     """Drives a :class:`SwitchingStep`: a PI controller for each method, and the switches."""
 
     snap = 0.0
+    give_up_after = 6  # rejected dopri5 steps in a row that also send it to the stiff pair
     leave_below = 0.5 * StiffnessDetector.threshold  # |h|·‖J‖∞ well inside dopri5's region
 
     def __init__(self, step, explicit_controller, stiff_controller, names):
@@ -77,6 +80,7 @@ class SwitchingController:
         for controller in self.controllers.values():
             controller.attach(backend, evaluator, stats, t0, t_end)
         self.stats = stats
+        self.rejections_in_a_row = 0
         self.detector = StiffnessDetector(stats)
         self.nonstiff_run = 0
         return self
@@ -96,10 +100,14 @@ class SwitchingController:
         return self.current.propose(t)
 
     def judge(self, result, y, h):
-        if not self.current.judge(result, y, h):
-            return False
-        self.num_accepted += 1
         step = self.step
+        if not self.current.judge(result, y, h):
+            self.rejections_in_a_row += 1
+            if step.current is step.explicit and self.rejections_in_a_row >= self.give_up_after:
+                self._switch(step.stiff, 0.0)  # dopri5 is failing (e.g. blowing up): go stiff
+            return False
+        self.rejections_in_a_row = 0
+        self.num_accepted += 1
         if step.current is step.explicit:
             if result.stiffness is not None and self._reads_stiff(result.stiffness):
                 self._switch(step.stiff, h)
@@ -129,6 +137,7 @@ class SwitchingController:
         self.step.current = to
         new = self.current
         new.h_abs = old.h_abs
+        self.rejections_in_a_row = 0
         new.abs_y = None  # |y_n| is recomputed from the next step's y
         new.previous_error, new.rejected_last = 1.0, False
         self.detector = StiffnessDetector(self.stats)
