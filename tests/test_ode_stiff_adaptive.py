@@ -325,3 +325,18 @@ def test_odeint_adjoint_with_a_stiff_solver(method):
         solve(field, y0, t, **kwargs)[-1].sum().backward()
         grads.append(np.concatenate([y0.grad.numpy(), field.weight.grad.numpy().ravel()]))
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-7)
+
+
+def test_stiffness_test_false_lets_dopri5_crawl_on():
+    problem = get_problem("robertson", t1=1.0)
+    with pytest.raises(ODESolverError, match="became stiff"):
+        odeint(problem.func, problem.y0, [0.0, 1.0], rtol=1e-6, atol=1e-10)
+    ys, stats = odeint(problem.func, problem.y0, [0.0, 1.0], rtol=1e-6, atol=1e-10,
+                       stiffness_test=False, return_stats=True)
+    np.testing.assert_allclose(ys[-1], problem.reference(1.0), rtol=1e-4, atol=1e-10)
+    assert stats.num_accepted > 300  # on the stability limit, h ≈ 3.3 / 2000
+    with pytest.raises(ValueError, match="`stiffness_test` must be True or False"):
+        odeint(problem.func, problem.y0, [0.0, 1.0], stiffness_test="no")
+    with pytest.raises(ValueError, match="does not apply"):
+        odeint(problem.func, problem.y0, [0.0, 1.0], method="rk4", step_size=0.1,
+               stiffness_test=False)
