@@ -251,7 +251,9 @@ def _make_function():
             rtol, atol = _backward_tolerances(torch, settings, num_state, num_params,
                                               dtype, device)
             kwargs = dict(settings.backward_kwargs, rtol=rtol, atol=atol)
-            if kwargs["method"].implicit and "jac" not in kwargs:
+            backward = kwargs["method"]
+            newton = backward.implicit or getattr(backward, "may_switch_to_implicit", False)
+            if newton and "jac" not in kwargs:
                 # Newton needs the augmented field's Jacobian; `augmented` returns detached
                 # values (no graph in the backward pass), so differentiate a twin that keeps
                 # its graph: the second-order terms -∂(aᵀ∂f/∂y)/∂y come from create_graph.
@@ -313,6 +315,7 @@ _FUNCTION = None
 def _accumulate(total, part):
     total.njev += part.njev
     total.num_newton_iters += part.num_newton_iters
+    total.num_lu += part.num_lu  # stiff solvers (issue 14)
     total.nfe += part.nfe
     total.num_accepted += part.num_accepted
     total.num_rejected += part.num_rejected

@@ -474,6 +474,100 @@ def robertson(t1=40.0):
     )
 
 
+def hires(t1=321.8122):
+    r"""HIRES, "High Irradiance RESponse" of plant photomorphogenesis: eight linear and
+    nonlinear chemical reactions, stiff (Schäfer 1975; Hairer & Wanner II, Sec. IV.10;
+    the IVP test set of Mazzia & Magherini).
+
+    ``y0 = (1, 0, 0, 0, 0, 0, 0, 0.0057)`` on ``[0, 321.8122]``; the Jacobian's
+    eigenvalues reach about -2·10⁴ where ``y8`` meets ``y6`` (the term ``280 y6 y8``).
+    Reference: Radau at rtol = 1e-11, atol = 1e-13. Works on NumPy and torch.
+    """
+
+    def func(t, y):
+        y1, y2, y3, y4, y5, y6, y7, y8 = (y[..., i] for i in range(8))
+        bind = 280.0 * y6 * y8
+        return _stack(
+            [
+                -1.71 * y1 + 0.43 * y2 + 8.32 * y3 + 0.0007,
+                1.71 * y1 - 8.75 * y2,
+                -10.03 * y3 + 0.43 * y4 + 0.035 * y5,
+                8.32 * y2 + 1.71 * y3 - 1.12 * y4,
+                -1.745 * y5 + 0.43 * y6 + 0.43 * y7,
+                -bind + 0.69 * y4 + 1.71 * y5 - 0.43 * y6 + 0.69 * y7,
+                bind - 1.81 * y7,
+                -bind + 1.81 * y7,
+            ],
+            y,
+        )
+
+    def jac(t, y):
+        y6, y8 = y[5], y[7]
+        j = np.zeros((8, 8))
+        j[0, :3] = [-1.71, 0.43, 8.32]
+        j[1, :2] = [1.71, -8.75]
+        j[2, 2:5] = [-10.03, 0.43, 0.035]
+        j[3, 1:4] = [8.32, 1.71, -1.12]
+        j[4, 4:7] = [-1.745, 0.43, 0.43]
+        j[5, 3:8] = [0.69, 1.71, -0.43 - 280.0 * y8, 0.69, -280.0 * y6]
+        j[6, 5:8] = [280.0 * y8, -1.81, 280.0 * y6]
+        j[7, 5:8] = [-280.0 * y8, 1.81, -280.0 * y6]
+        return j
+
+    return Problem(
+        "hires",
+        func,
+        np.array([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0057]),
+        0.0,
+        float(t1),
+        jac=jac,
+        params={"t1": t1},
+        stiff=True,
+        description=hires.__doc__,
+        reference_method="Radau",
+        reference_rtol=1e-11,
+        reference_atol=1e-13,
+    )
+
+
+def van_der_pol_scaled(epsilon=1e-6, t1=2.0):
+    r"""Van der Pol's equation in the scaled form of the IVP test set ("VDPOL"):
+
+    .. math:: y_1' = y_2, \qquad arepsilon\, y_2' = (1 - y_1^2) y_2 - y_1,
+
+    ``y0 = (2, -2/3 + 10ε/81 - 292ε²/2187 - 1814ε³/19683)`` (on the slow manifold, no
+    initial layer) on ``[0, 2]``. It is ``x'' = μ(1 - x²)x' - x`` in the time ``t/μ``
+    with ε = 1/μ²; the default ε = 1e-6 is the stiffness parameter 1/ε = 10⁶ of Hairer &
+    Wanner II, Sec. IV.10 ("μ = 10⁶"), eigenvalues of the Jacobian down to about
+    -10⁶. Reference: Radau at rtol = 1e-10, atol = 1e-12. Works on NumPy and torch.
+    """
+    eps = float(epsilon)
+
+    def func(t, y):
+        x, v = y[..., 0], y[..., 1]
+        return _stack([v, ((1.0 - x * x) * v - x) / eps], y)
+
+    def jac(t, y):
+        x, v = y
+        return np.array([[0.0, 1.0], [(-2.0 * x * v - 1.0) / eps, (1.0 - x * x) / eps]])
+
+    return Problem(
+        "van_der_pol_scaled",
+        func,
+        np.array([2.0, -2.0 / 3.0 + 10.0 * eps / 81.0 - 292.0 * eps**2 / 2187.0
+                  - 1814.0 * eps**3 / 19683.0]),
+        0.0,
+        float(t1),
+        jac=jac,
+        params={"epsilon": eps, "t1": t1},
+        stiff=True,
+        description=van_der_pol_scaled.__doc__,
+        reference_method="Radau",
+        reference_rtol=1e-10,
+        reference_atol=1e-12,
+    )
+
+
 PROBLEMS = {
     "decay": decay,
     "logistic": logistic,
@@ -484,6 +578,8 @@ PROBLEMS = {
     "kepler": kepler,
     "stiff_linear": stiff_linear,
     "robertson": robertson,
+    "hires": hires,
+    "van_der_pol_scaled": van_der_pol_scaled,
 }
 """dict: problem name -> factory ``f(**params) -> Problem``."""
 

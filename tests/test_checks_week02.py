@@ -76,10 +76,44 @@ def ab2_solve_grid(f, t0, y0, t1, num_steps):
     return ys
 
 
+def rosenbrock_step(f, jac, dfdt, t, y, h, *, sign=-1.0, plus_k1=True, with_t=True,
+                    f1_time=0.5, error_scale=1.0 / 6.0):
+    """ode23s; the keywords let the wrong answers below get one thing wrong."""
+    d = 1.0 / (2.0 + np.sqrt(2.0))
+    e32 = 6.0 + np.sqrt(2.0)
+    w = np.eye(len(y)) + sign * h * d * jac(t, y)
+    f0 = f(t, y)
+    time_term = h * d * dfdt(t, y) if with_t else 0.0 * f0
+    k1 = np.linalg.solve(w, f0 + time_term)
+    f1 = f(t + f1_time * h, y + h / 2 * k1)
+    k2 = np.linalg.solve(w, f1 - k1) + (k1 if plus_k1 else 0.0)
+    y_new = y + h * k2
+    f2 = f(t + h, y_new)
+    k3 = np.linalg.solve(w, f2 - e32 * (k2 - f1) - 2.0 * (k1 - f0) + time_term)
+    return y_new, error_scale * h * (k1 - 2.0 * k2 + k3)
+
+
+def rosenbrock_step_lu(f, jac, dfdt, t, y, h):
+    """The same step with one LU factorisation reused for the three solves."""
+    from scipy.linalg import lu_factor, lu_solve
+
+    d = 1.0 / (2.0 + np.sqrt(2.0))
+    lu = lu_factor(np.eye(len(y)) - h * d * jac(t, y))
+    f0, time_term = f(t, y), h * d * dfdt(t, y)
+    k1 = lu_solve(lu, f0 + time_term)
+    f1 = f(t + h / 2, y + h / 2 * k1)
+    k2 = lu_solve(lu, f1 - k1) + k1
+    y_new = y + h * k2
+    k3 = lu_solve(lu, f(t + h, y_new) - (6.0 + np.sqrt(2.0)) * (k2 - f1) - 2.0 * (k1 - f0)
+                  + time_term)
+    return y_new, -h / 6.0 * (k1 - 2.0 * k2 + k3)  # the opposite sign is fine too
+
+
 RIGHT = {
     "rk_step": [rk_step, rk_step_matrix_form],
     "embedded_step": [embedded_step, embedded_step_two_solutions],
     "ab2_solve": [ab2_solve, ab2_solve_grid],
+    "rosenbrock_step": [rosenbrock_step, rosenbrock_step_lu],
 }
 
 
@@ -225,6 +259,11 @@ WRONG = [
     ("ab2_solve", ab2_slope_at_new_time, "times you give f"),
     ("ab2_solve", ab2_no_first_row, "shape"),
     ("ab2_solve", ab2_wrong_step_size, "multiplied by h"),
+    ("rosenbrock_step", lambda *a: rosenbrock_step(*a, sign=1.0), "L-stable"),
+    ("rosenbrock_step", lambda *a: rosenbrock_step(*a, plus_k1=False), "all the stages"),
+    ("rosenbrock_step", lambda *a: rosenbrock_step(*a, f1_time=0.0), r"∂f/∂t"),
+    ("rosenbrock_step", lambda *a: rosenbrock_step(*a, error_scale=1.0), "does not estimate"),
+    ("rosenbrock_step", lambda *a: rosenbrock_step(*a)[0], "pair"),
 ]
 
 

@@ -23,9 +23,12 @@ def test_registry():
         "kepler",
         "stiff_linear",
         "robertson",
+        "hires",
+        "van_der_pol_scaled",
     }
-    assert set(list_problems(stiff=True)) == {"stiff_linear", "robertson"}
-    assert len(list_problems()) == 9
+    assert set(list_problems(stiff=True)) == {
+        "stiff_linear", "robertson", "hires", "van_der_pol_scaled"}
+    assert len(list_problems()) == 11
     for name in PROBLEMS:
         problem = get_problem(name)
         assert isinstance(problem, Problem) and problem.name == name

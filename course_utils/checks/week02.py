@@ -17,7 +17,7 @@ import numpy as np
 
 from ._core import as_array, call, exercise, expect, expect_close
 
-__all__ = ["rk_step", "embedded_step", "ab2_solve"]
+__all__ = ["rk_step", "embedded_step", "ab2_solve", "rosenbrock_step"]
 
 #: A linear test system y' = M y: a damped rotation (complex eigenvalues -0.3 ± i).
 _M = np.array([[-0.3, 1.0], [-1.0, -0.3]])
@@ -319,3 +319,83 @@ def ab2_solve(student_fn) -> str:
            "right times t_n = t0 + n h to f.")
     return (f"follows the AB2 recurrence; observed order {order:.2f} on Kepler's orbit, "
             f"{time_order:.2f} on y' = -2ty")
+
+
+# ----------------------------------------------------------------------------- section 6.6
+def _rosenbrock_problem():
+    """A non-autonomous nonlinear system with its Jacobian and ∂f/∂t (closed forms)."""
+
+    def f(t, y):
+        return np.array([-y[0] + 0.5 * y[1] ** 2 + np.sin(t), -3.0 * y[1] + y[0] * y[1]])
+
+    def jac(t, y):
+        return np.array([[-1.0, y[1]], [y[1], -3.0 + y[0]]])
+
+    def dfdt(t, y):
+        return np.array([np.cos(t), 0.0])
+
+    return f, jac, dfdt
+
+
+def _rosenbrock_local_errors(student_fn, f, jac, dfdt, t0, y0, steps):
+    from scipy.integrate import solve_ivp
+
+    errors, estimates = [], []
+    for h in steps:
+        out = call(student_fn, f, jac, dfdt, t0, y0.copy(), h)
+        expect(isinstance(out, tuple) and len(out) == 2,
+               "`rosenbrock_step` must return a pair `(y_new, error)`.")
+        y_new, error = as_array(out[0], "y_new"), as_array(out[1], "error")
+        expect(y_new.shape == y0.shape and error.shape == y0.shape,
+               f"`y_new` and `error` should both have the shape of `y`, {y0.shape}.")
+        exact = solve_ivp(f, (t0, t0 + h), y0, method="DOP853", rtol=1e-13,
+                          atol=1e-15).y[:, -1]
+        errors.append(np.abs(y_new - exact).max())
+        estimates.append(np.abs(error).max())
+    return np.array(errors), np.array(estimates)
+
+
+@exercise("rosenbrock_step")
+def rosenbrock_step(student_fn) -> str:
+    """Check ``rosenbrock_step(f, jac, dfdt, t, y, h) -> (y_new, error)`` (ode23s).
+
+    Truth: on ``y' = λy`` with ``hλ = -10⁶`` an L-stable step damps the solution to
+    almost nothing; on a non-autonomous nonlinear system the local error of ``y_new``
+    falls like ``h³`` (order 2) against scipy's DOP853, also when ``f`` depends on ``t``
+    only through the ``∂f/∂t`` terms; the estimate falls like ``h³`` too and is of the
+    size of the true local error (section 6.6).
+    """
+    stiff = call(student_fn, lambda t, y: -1e6 * y, lambda t, y: np.array([[-1e6]]),
+                 lambda t, y: np.zeros(1), 0.0, np.array([1.0]), 1.0)
+    expect(isinstance(stiff, tuple) and len(stiff) == 2,
+           "`rosenbrock_step` must return a pair `(y_new, error)`.")
+    damped = abs(float(as_array(stiff[0], "y_new")[0]))
+    expect(damped < 1e-4,
+           "On y' = λy with hλ = -10⁶ one step should damp y almost to 0 (the method is "
+           "L-stable), but it does not: is the matrix W = I - h d J (a minus sign, J the "
+           "Jacobian), and do all the stages solve with it?")
+    f, jac, dfdt = _rosenbrock_problem()
+    steps = 0.2 / 2.0 ** np.arange(4)
+    # autonomous first: freeze t, so the ∂f/∂t terms do not matter
+    frozen = (lambda t, y: f(0.3, y), jac, lambda t, y: np.zeros(2))
+    errors, _ = _rosenbrock_local_errors(student_fn, *frozen, 0.3, np.array([1.0, 0.5]),
+                                         steps)
+    order = _local_order(errors, steps) - 1
+    expect(order > 1.7,
+           f"On an autonomous system your local error falls like h^{order + 1:.1f}: "
+           "an order-2 step has local error ~ h³. Check k1 (f0 solved with W), the stage "
+           "value y + h k1 / 2 and k2 = W⁻¹(F1 - k1) + k1.")
+    errors, estimates = _rosenbrock_local_errors(student_fn, f, jac, dfdt, 0.3,
+                                                 np.array([1.0, 0.5]), steps)
+    order = _local_order(errors, steps) - 1
+    expect(order > 1.7,
+           "Your step is second order when f does not depend on t, but not when it does "
+           "(y' = f(t, y) with sin t): the terms h d T with T = ∂f/∂t belong in k1 and "
+           "in k3, and F1 is evaluated at t + h/2.")
+    estimate_order = _local_order(estimates, steps) - 1
+    ratio = estimates[-1] / errors[-1]
+    expect(estimate_order > 1.7 and 0.2 < ratio < 5.0,
+           "`y_new` is right but `error` does not estimate its local error: it should be "
+           "h (k1 - 2 k2 + k3) / 6, with k3 from F2 = f(t + h, y_new) and the same W.")
+    return (f"L-stable (|y_new| = {damped:.1e} at hλ = -10⁶), local order {order:.1f}, "
+            f"estimate / true error = {ratio:.2f}")

@@ -205,6 +205,21 @@ class NumpyBackend(_Backend):
             sol = np.full_like(flat, np.nan)
         return np.reshape(sol, self.shape)
 
+    # LU factors of a Newton matrix, reused across iterations and steps (stiff solvers,
+    # issue 14); a singular matrix gives non-finite solutions, which Newton rejects
+    def lu_factor(self, matrix):
+        from scipy.linalg import lu_factor
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return lu_factor(matrix, check_finite=False)
+
+    def lu_solve(self, factors, rhs):
+        from scipy.linalg import lu_solve
+
+        flat = np.reshape(rhs, (self.size,))
+        return np.reshape(lu_solve(factors, flat, check_finite=False), self.shape)
+
     def jacobian(self, evaluator, t, y, f_y):
         """Forward-difference Jacobian ``∂f/∂y``, ``(n, n)``; costs ``n`` evaluations.
 
@@ -336,6 +351,16 @@ class TorchBackend(_Backend):
 
     def linear_solve(self, matrix, rhs):
         sol, _ = self.torch.linalg.solve_ex(matrix, rhs.reshape(self.size, 1))
+        return sol.reshape(self.shape)
+
+    # LU factors of a Newton matrix (stiff solvers, issue 14); gradients flow to `rhs`
+    def lu_factor(self, matrix):
+        lu, pivots, _ = self.torch.linalg.lu_factor_ex(matrix)
+        return lu, pivots
+
+    def lu_solve(self, factors, rhs):
+        lu, pivots = factors
+        sol = self.torch.linalg.lu_solve(lu, pivots, rhs.reshape(self.size, 1))
         return sol.reshape(self.shape)
 
     def jacobian(self, evaluator, t, y, f_y):

@@ -38,8 +38,9 @@ SAFETY = 0.92
 MIN_FACTOR = 0.2
 MAX_FACTOR = 10.0
 STIFF_ADVICE = (
-    "try an implicit method such as 'bdf2' or 'backward_euler' (fixed step), "
-    "or loosen `rtol`/`atol`"
+    "try method='auto' (it switches to a stiff solver) or an adaptive stiff method such "
+    "as 'sdirk4', 'kvaerno3' or 'rosenbrock23'; or an implicit fixed-step method such as "
+    "'bdf2' or 'backward_euler'; or loosen `rtol`/`atol`"
 )
 
 

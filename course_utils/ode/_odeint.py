@@ -117,10 +117,12 @@ def odeint(func, y0, t, *, method="dopri5", rtol=1e-7, atol=1e-9, options=None,
         step = method.make_step(evaluator, backend, opts, stats)
         detector = None
         if method.adaptive:
-            controller = PIController(
-                method.error_order, rtol, atol, first_step=opts.first_step
+            make_controller = getattr(method, "make_controller", None)  # stiff (issue 14)
+            controller = (
+                make_controller(step, rtol, atol, opts) if make_controller is not None
+                else PIController(method.error_order, rtol, atol, first_step=opts.first_step)
             ).attach(backend, evaluator, stats, times[0], times[-1])
-            if getattr(step, "detects_stiffness", False):
+            if getattr(step, "detects_stiffness", False) and opts.stiffness_test:
                 detector = StiffnessDetector(stats)
         else:
             controller = ConstantStep(opts.step_size, times[0], times[-1], opts.max_steps)
@@ -164,7 +166,9 @@ odeint.__doc__ = r"""Solve the initial value problem ``dy/dt = func(t, y)``, ``y
         One of :func:`list_methods` (default ``'dopri5'``): fixed-step explicit RK
         ``euler, midpoint, heun, ralston, rk3, rk4, rk38``; adaptive ``bosh3, dopri5,
         fehlberg45``; implicit one-step ``backward_euler, trapezoidal, theta,
-        implicit_midpoint``; multistep ``ab1..ab4, am1..am4, abm1..abm4, bdf1..bdf4``.
+        implicit_midpoint``; multistep ``ab1..ab4, am1..am4, abm1..abm4, bdf1..bdf4``;
+        adaptive stiff ``kvaerno3, sdirk4, trbdf2, rosenbrock23`` and ``auto``
+        (dopri5, switching to sdirk4 while the problem is stiff).
         A :class:`ButcherTableau` gives a fixed-step method (explicit or diagonally
         implicit), or an adaptive one if it is explicit and has ``b_hat``.
     rtol, atol : float or array_like

@@ -61,7 +61,7 @@ class Option:
             "all": True,
             "fixed": not method.adaptive,
             "adaptive": method.adaptive,
-            "implicit": method.implicit,
+            "implicit": method.implicit or getattr(method, "may_switch_to_implicit", False),
             "theta": getattr(method, "needs_theta", False),
         }[self.used_by]
 
@@ -93,6 +93,10 @@ OPTIONS = {
                "Give each row of a batch y0 (batch, ...) its own step sizes and error "
                "norm (explicit pairs; func then gets t of shape (batch,) and its rows "
                "must be independent)."),
+        # stiff solvers (issue 14): let dopri5 crawl on, e.g. to measure what it costs
+        Option("stiffness_test", "adaptive", True, _flag,
+               "dopri5 stops with an error naming the stiff methods when its steps stay "
+               "on the stability limit (Hairer's test); False lets it go on."),
     )
 }
 

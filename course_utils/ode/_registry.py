@@ -7,6 +7,7 @@ never calls back into a method.
 """
 
 from ._coefficients import ADAMS_BASHFORTH, ADAMS_MOULTON, BDF, adams_alpha
+from ._controllers import PIController
 from ._newton import NewtonSolver
 from ._options import OPTIONS
 from ._steps import (
@@ -330,10 +331,130 @@ def _build():
 METHODS = _build()
 """dict: method name -> method object (with ``.order``, ``.adaptive``, ``.implicit``)."""
 
+
+# ----------------------------------------------------------------------------- stiff solvers
+# Issue 14: adaptive implicit pairs (ESDIRK/SDIRK, Rosenbrock) and method="auto".
+class AdaptiveStiffMethod(OdeMethod):
+    """An adaptive implicit pair for stiff problems: Jacobian and LU reused across steps.
+
+    ``kind`` is ``"dirk"`` (an embedded diagonally implicit tableau, Newton stages) or
+    ``"rosenbrock23"`` (ode23s). The step comes from ``_stiff_steps``, the controller
+    (PI, Newton failure -> rejection) from ``_switching``. Newton's stopping tolerance
+    follows ``rtol`` (``newton_tol`` is for the fixed-step implicit methods); at most
+    ``min(max_newton_iters, 7)`` iterations per stage.
+    """
+
+    adaptive = True
+    implicit = True
+    family = "adaptive implicit (stiff)"
+
+    def __init__(self, name, kind, tableau, order, error_order, doc):
+        self.name, self.kind, self.tableau = name, kind, tableau
+        self.order, self.error_order = order, error_order
+        self.__doc__ = doc
+
+    def make_step(self, evaluator, backend, options, stats):
+        from ._stiff_steps import (
+            NEWTON_MAX_ITERS,
+            AdaptiveDIRK,
+            JacobianState,
+            Rosenbrock23,
+            StageNewton,
+        )
+
+        jacobian = JacobianState(evaluator, backend, options.jac, stats)
+        if self.kind == "rosenbrock23":
+            return Rosenbrock23(evaluator, backend, jacobian, stats)
+        iters = min(options.max_newton_iters, NEWTON_MAX_ITERS)
+        newton = StageNewton(evaluator, backend, jacobian, stats, iters)
+        return AdaptiveDIRK(self.tableau, evaluator, backend, jacobian, newton)
+
+    def make_controller(self, step, rtol, atol, options):
+        from ._switching import StiffController
+
+        step.set_tolerances(rtol, atol)
+        return StiffController(self.error_order, rtol, atol, first_step=options.first_step)
+
+
+class AutoSwitchingMethod(OdeMethod):
+    """``method="auto"``: dopri5 while the problem is not stiff, sdirk4 while it is.
+
+    Stiffness is detected by dopri5's own test (Hairer's, HW II Sec. IV.2) and its end by
+    ``|h|·‖J‖∞`` falling well inside dopri5's stability region; ``stats.switches`` says
+    when it switched. In the spirit of Petzold's LSODA (SIAM J. Sci. Stat. Comput. 4,
+    1983), which switches between Adams and BDF. Notebook 02_runge_kutta_multistep.
+    """
+
+    name = "auto"
+    adaptive = True
+    implicit = False  # explicit until the problem is stiff (no Jacobian before that)
+    may_switch_to_implicit = True  # so it takes `jac` and the Newton options
+    family = "adaptive, switching (stiff)"
+
+    def __init__(self, explicit, stiff):
+        self.explicit, self.stiff = explicit, stiff
+        self.order = min(explicit.order, stiff.order)
+        self.error_order = explicit.error_order
+
+    def make_step(self, evaluator, backend, options, stats):
+        from ._switching import SwitchingStep
+
+        return SwitchingStep(self.explicit.make_step(evaluator, backend, options, stats),
+                             self.stiff.make_step(evaluator, backend, options, stats))
+
+    def make_controller(self, step, rtol, atol, options):
+        from ._switching import SwitchingController
+
+        stiff = self.stiff.make_controller(step.stiff, rtol, atol, options)
+        explicit = PIController(self.explicit.error_order, rtol, atol,
+                                first_step=options.first_step)
+        return SwitchingController(step, explicit, stiff, (self.explicit.name, self.stiff.name))
+
+
+def _build_stiff():
+    from ._stiff_tableaus import STIFF_TABLEAUS
+
+    docs = {
+        "kvaerno3": "Kværnø's ESDIRK 3(2) pair: four stages (the first explicit), γ ≈ "
+        "0.4359, order 3, L-stable, stiffly accurate; the order-2 embedded solution is "
+        "the third stage. Source: Kværnø, BIT 44 (2004) (diffrax's Kvaerno3).",
+        "sdirk4": "Hairer & Wanner's L-stable SDIRK method of order 4 with an embedded "
+        "order-3 solution: five implicit stages, γ = 1/4, stiffly accurate. Source: "
+        f"{_HW2}, Sec. IV.6, Table 6.5.",
+        "trbdf2": "TR-BDF2 (a trapezoidal stage to t + γh, γ = 2 - √2, then BDF2) as a "
+        "three-stage ESDIRK, order 2, L-stable, with Hosea & Shampine's order-3 "
+        "companion for the error estimate. Source: Hosea & Shampine, Appl. Numer. Math. "
+        "20 (1996); Bank et al., IEEE Trans. CAD 4 (1985).",
+    }
+    methods = {}
+    for name, doc in docs.items():
+        tableau = STIFF_TABLEAUS[name]
+        methods[name] = AdaptiveStiffMethod(
+            name, "dirk", tableau, tableau.order,
+            min(tableau.order, tableau.embedded_order),
+            doc + " Jacobian and LU factors reused across steps; cubic Hermite dense "
+            "output. Notebook 02_runge_kutta_multistep.",
+        )
+    methods["rosenbrock23"] = AdaptiveStiffMethod(
+        "rosenbrock23", "rosenbrock23", None, 2, 2,
+        "The Rosenbrock 2(3) pair of MATLAB's ode23s: linearly implicit (one Jacobian, "
+        "one LU factorisation, three linear solves and three evaluations of f per step, "
+        "no Newton iterations), order 2, L-stable, with its own dense output. Source: "
+        "Shampine & Reichelt, SIAM J. Sci. Comput. 18 (1997). "
+        "Notebook 02_runge_kutta_multistep.",
+    )
+    methods["auto"] = AutoSwitchingMethod(METHODS["dopri5"], methods["sdirk4"])
+    return methods
+
+
+METHODS.update(_build_stiff())
+
 _FAMILIES = {
     "explicit": lambda m: isinstance(m, RungeKuttaMethod) and not m.adaptive,
-    "adaptive": lambda m: m.adaptive,
-    "implicit": lambda m: isinstance(m, ImplicitRungeKuttaMethod),
+    "adaptive": lambda m: m.adaptive and not m.implicit and not isinstance(m, AutoSwitchingMethod),
+    "implicit": lambda m: isinstance(m, (ImplicitRungeKuttaMethod, AdaptiveStiffMethod,
+                                         AutoSwitchingMethod)),
+    "stiff": lambda m: isinstance(m, (AdaptiveStiffMethod, AutoSwitchingMethod)),
     "multistep": lambda m: isinstance(m, (LinearMultistep, AdamsPredictorCorrector)),
 }
 
@@ -343,9 +464,10 @@ def list_methods(family=None):
 
     Parameters
     ----------
-    family : {None, "explicit", "adaptive", "implicit", "multistep"}
-        Keep only fixed-step explicit RK, adaptive pairs, implicit one-step, or
-        linear multistep methods.
+    family : {None, "explicit", "adaptive", "implicit", "multistep", "stiff"}
+        Keep only fixed-step explicit RK, adaptive explicit pairs, implicit one-step
+        (fixed step and adaptive), linear multistep methods, or the adaptive stiff
+        solvers (``kvaerno3, sdirk4, trbdf2, rosenbrock23, auto``).
 
     Returns
     -------

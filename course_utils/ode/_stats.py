@@ -29,7 +29,12 @@ class SolveStats:
     njev : int
         Jacobian evaluations (implicit methods only).
     num_newton_iters : int
-        Newton iterations, summed over all implicit steps.
+        Newton iterations, summed over all implicit steps (a Rosenbrock method counts
+        each of its linear stage solves, one Newton iteration of the linearised stage).
+    num_lu : int
+        LU factorisations of the Newton matrix ``I - hγJ`` (adaptive stiff methods).
+    switches : list of (float, str)
+        ``(t, method)`` each time ``method="auto"`` changed method at ``t``.
     """
 
     nfe: int = 0
@@ -39,6 +44,8 @@ class SolveStats:
     step_times: list = field(default_factory=list)
     njev: int = 0
     num_newton_iters: int = 0
+    num_lu: int = 0
+    switches: list = field(default_factory=list)
 
     @property
     def num_steps(self) -> int:
@@ -52,4 +59,8 @@ class SolveStats:
             text += f", |h| in [{min(sizes):.3g}, {max(sizes):.3g}]"
         if self.njev or self.num_newton_iters:
             text += f", njev={self.njev}, newton_iters={self.num_newton_iters}"
+        if self.num_lu:
+            text += f", lu={self.num_lu}"
+        if self.switches:
+            text += ", switches: " + ", ".join(f"{m} at t={t:.6g}" for t, m in self.switches)
         return text

@@ -1,0 +1,146 @@
+r"""Controllers of the stiff solvers (issue 14): the stiff PI controller and ``method="auto"``.
+
+:class:`StiffController` is the PI controller (``_controllers.PIController``) with two
+additions for implicit pairs: a step whose Newton iteration failed (``error`` is None)
+is rejected and retried with half the step, not raised; and after an accepted step the
+step size is kept when the PI formula would grow it by less than 20 %, so the LU factors
+of ``I - hγJ`` serve the next step too (Hairer & Wanner II, Sec. IV.8, RADAU5's rule).
+
+:class:`SwitchingStep` with :class:`SwitchingController` is ``method="auto"``, in the
+spirit of Petzold's LSODA (SIAM J. Sci. Stat. Comput. 4, 1983): it starts with dopri5
+and its stiffness test (``_controllers.StiffnessDetector``'s readings of ``h·|λ|``;
+``needed`` readings in a row above dopri5's stability limit) and switches to the stiff
+pair instead of stopping — or after six rejected dopri5 steps in a row (at loose
+tolerances an unstable explicit step can blow up before the test has its readings).
+While stiff, after every accepted step it bounds the
+spectral radius of ``J`` by ``‖J‖∞`` (the Jacobian the stiff pair holds anyway): when
+``|h|·‖J‖∞`` stays below half of dopri5's limit for ``needed`` steps in a row, the
+explicit method could take the same steps stably, so it switches back. Every switch is
+recorded in ``stats.switches`` as ``(t, method)``.
+"""
+
+from ._controllers import PIController, StiffnessDetector
+
+__all__ = ["StiffController", "SwitchingStep", "SwitchingController"]
+
+NEWTON_FAILURE_FACTOR = 0.5
+HOLD_BELOW = 1.2  # keep h (and the LU factors) when the PI formula grows it less than this
+
+
+class StiffController(PIController):
+    """``PIController`` for implicit pairs: Newton failure rejects; small growth is held."""
+
+    def judge(self, result, y, h):
+        if result.error is None:  # Newton failed, even with a fresh Jacobian
+            self.h_abs = abs(h) * NEWTON_FAILURE_FACTOR
+            self.rejected_last = True
+            return False
+        accepted = super().judge(result, y, h)
+        if accepted and 1.0 <= self.h_abs / abs(h) < HOLD_BELOW:
+            self.h_abs = abs(h)
+        return accepted
+
+
+class SwitchingStep:
+    """Steps with ``explicit`` (dopri5) or ``stiff`` — whichever the controller chose."""
+
+    needs_end_derivative = True  # dopri5's steps have f at both ends; others get them
+
+    def __init__(self, explicit, stiff):
+        self.explicit, self.stiff = explicit, stiff
+        self.current = explicit
+
+    def set_tolerances(self, rtol, atol):
+        self.stiff.set_tolerances(rtol, atol)
+
+    def step(self, t, h, t_new, y, f):
+        inner = self.current
+        result = inner.step(t, h, t_new, y, f)
+        return result._replace(stages=(inner, result.stages))
+
+    def interpolate(self, t, h, y, result, theta):
+        inner, stages = result.stages
+        return inner.interpolate(t, h, y, result._replace(stages=stages), theta)
+
+
+class SwitchingController:
+    """Drives a :class:`SwitchingStep`: a PI controller for each method, and the switches."""
+
+    snap = 0.0
+    give_up_after = 6  # rejected dopri5 steps in a row that also send it to the stiff pair
+    leave_below = 0.5 * StiffnessDetector.threshold  # |h|·‖J‖∞ well inside dopri5's region
+
+    def __init__(self, step, explicit_controller, stiff_controller, names):
+        self.step = step
+        self.controllers = {step.explicit: explicit_controller, step.stiff: stiff_controller}
+        self.names = names  # (explicit name, stiff name)
+        self.num_accepted = 0
+
+    def attach(self, backend, evaluator, stats, t0, t_end):
+        for controller in self.controllers.values():
+            controller.attach(backend, evaluator, stats, t0, t_end)
+        self.stats = stats
+        self.rejections_in_a_row = 0
+        self.detector = StiffnessDetector(stats)
+        self.nonstiff_run = 0
+        return self
+
+    @property
+    def current(self):
+        return self.controllers[self.step.current]
+
+    def start(self, t0, y0, f0):
+        self.controllers[self.step.explicit].start(t0, y0, f0)
+
+    def propose(self, t):
+        self.t = t
+        step = self.step
+        if step.current is step.explicit:
+            step.explicit.check_stiffness = self.detector.wants_reading(self.num_accepted)
+        return self.current.propose(t)
+
+    def judge(self, result, y, h):
+        step = self.step
+        if not self.current.judge(result, y, h):
+            self.rejections_in_a_row += 1
+            if step.current is step.explicit and self.rejections_in_a_row >= self.give_up_after:
+                self._switch(step.stiff, 0.0)  # dopri5 is failing (e.g. blowing up): go stiff
+            return False
+        self.rejections_in_a_row = 0
+        self.num_accepted += 1
+        if step.current is step.explicit:
+            if result.stiffness is not None and self._reads_stiff(result.stiffness):
+                self._switch(step.stiff, h)
+        else:
+            if abs(h) * step.stiff.jacobian.norm() < self.leave_below:
+                self.nonstiff_run += 1
+                if self.nonstiff_run >= self.detector.needed:
+                    self._switch(step.explicit, h)
+            else:
+                self.nonstiff_run = 0
+        return True
+
+    def _reads_stiff(self, h_lambda):
+        detector = self.detector
+        if h_lambda > detector.threshold:
+            detector.low = 0
+            detector.high += 1
+            detector.ever_high = True
+            return detector.high >= detector.needed
+        detector.low += 1
+        if detector.low >= 6:
+            detector.high = 0
+        return False
+
+    def _switch(self, to, h):
+        old = self.current
+        self.step.current = to
+        new = self.current
+        new.h_abs = old.h_abs
+        self.rejections_in_a_row = 0
+        new.abs_y = None  # |y_n| is recomputed from the next step's y
+        new.previous_error, new.rejected_last = 1.0, False
+        self.detector = StiffnessDetector(self.stats)
+        self.nonstiff_run = 0
+        name = self.names[1] if to is self.step.stiff else self.names[0]
+        self.stats.switches.append((self.t + h, name))
