@@ -68,7 +68,7 @@ class JacobianState:
         self.stats.njev += 1
         backend = self.backend
         if self.user_jac is not None:
-            self.matrix = backend.user_jacobian(self.user_jac, self.evaluator.time(t),
+            self.matrix = backend.user_jacobian(self.user_jac, self.evaluator.func_time(t),
                                                 backend.detach(y))
         else:
             self.matrix = backend.jacobian(self.evaluator, t, backend.detach(y),

@@ -67,6 +67,7 @@ class SwitchingController:
     """Drives a :class:`SwitchingStep`: a PI controller for each method, and the switches."""
 
     snap = 0.0
+    rejects_non_finite = True  # both of its controllers judge the error ratio
     give_up_after = 6  # rejected dopri5 steps in a row that also send it to the stiff pair
     leave_below = 0.5 * StiffnessDetector.threshold  # |h|·‖J‖∞ well inside dopri5's region
 
