@@ -30,6 +30,10 @@ class SolveStats:
         Jacobian evaluations (implicit methods only).
     num_newton_iters : int
         Newton iterations, summed over all implicit steps.
+    events : list of (float, int)
+        ``(time, index)`` of every event found by ``odeint(..., event_fn=...)`` (the
+        index says which component of the event function, or which function of a
+        list, crossed zero), in the order found; the terminal one last.
     """
 
     nfe: int = 0
@@ -39,6 +43,12 @@ class SolveStats:
     step_times: list = field(default_factory=list)
     njev: int = 0
     num_newton_iters: int = 0
+    events: list = field(default_factory=list)
+
+    @property
+    def num_events(self) -> int:
+        """Events found (terminal and non-terminal)."""
+        return len(self.events)
 
     @property
     def num_steps(self) -> int:
@@ -52,4 +62,6 @@ class SolveStats:
             text += f", |h| in [{min(sizes):.3g}, {max(sizes):.3g}]"
         if self.njev or self.num_newton_iters:
             text += f", njev={self.njev}, newton_iters={self.num_newton_iters}"
+        if self.events:
+            text += f", events={self.num_events}"
         return text

@@ -384,3 +384,36 @@ TABLEAUS = {
         reference="Fehlberg, NASA TR R-315 (1969); HNW Sec. II.4 (Table 4.3)",
     ),
 }
+
+# -- torchdiffeq's methods (feature: torchdiffeq compatibility)
+TABLEAUS["heun3"] = _tab(
+    [[], [F(1, 3)], [0, F(2, 3)]],
+    [F(1, 4), 0, F(3, 4)],
+    [0, F(1, 3), F(2, 3)],
+    order=3,
+    name="heun3",
+    reference="Heun (1900), third-order method; " + _HNW + " (Table 1.1)",
+)
+TABLEAUS["adaptive_heun"] = _tab(
+    [[], [1]],
+    [F(1, 2), F(1, 2)],
+    [0, 1],
+    b_hat=[1, 0],
+    order=2,
+    embedded_order=1,
+    name="adaptive_heun",
+    reference="Heun–Euler 2(1) pair (Heun's method with explicit Euler as its embedded "
+    "estimate); HNW Sec. II.4",
+)
+TABLEAUS["fehlberg2"] = _tab(
+    [[], [F(1, 2)], [F(1, 256), F(255, 256)]],
+    [F(1, 512), F(255, 256), F(1, 512)],
+    [0, F(1, 2), 1],
+    b_hat=[F(1, 256), F(255, 256), 0],
+    order=2,
+    embedded_order=1,
+    name="fehlberg2",
+    reference="Fehlberg's RK1(2), propagating the second-order solution; Fehlberg, NASA "
+    "TR R-315 (1969); HNW Sec. II.4",
+)
+
