@@ -311,7 +311,8 @@ odeint.__doc__ = r"""Solve the initial value problem ``dy/dt = func(t, y)``, ``y
     of its step (``interp='linear'``: linearly, as torchdiffeq does by default).
     Step callbacks: if ``func`` has ``callback_step(t0, y0, dt)``,
     ``callback_accept_step`` or ``callback_reject_step`` (torchdiffeq's names), they
-    are called before every step attempt and after its acceptance or rejection. Multistep methods take their starting steps, and a shortened last
+    are called before every step attempt and after its acceptance or rejection.
+    Multistep methods take their starting steps, and a shortened last
     step, with a one-step starter of their order: rk4 for the explicit ones (``ab*``,
     ``abm*``), backward Euler extrapolated to the method's order for the implicit ones
     (``am*``, ``bdf*``). Adaptive methods serve output times from their dense output
@@ -329,8 +330,8 @@ odeint.__doc__ = r"""Solve the initial value problem ``dy/dt = func(t, y)``, ``y
     ------
     ValueError
         Bad arguments: unknown method or option, ``t`` not 1-D/monotonic/empty,
-        non-finite ``y0``, negative tolerances or step size, missing ``step_size`` for a
-        fixed-step method, an option the method does not use, ``func`` returning the
+        non-finite ``y0``, negative tolerances or step size, ``step_size`` together with
+        ``grid_constructor``, an option the method does not use, ``func`` returning the
         wrong shape or dtype.
     ODESolverError
         (a RuntimeError) Failure during the solve: step-size underflow, ``max_steps``
