@@ -378,6 +378,13 @@ def _build_torchdiffeq_names(methods):
         f"Euler extrapolated to order 4). Source: {_HNW1}, Sec. III.1.")
     for name in ("implicit_adams", "fixed_adams"):
         methods[name] = _alias(methods["am4"], name, implicit_doc.format(name=name))
+    # beyond torchdiffeq: the default of diffrax and DifferentialEquations.jl
+    methods["tsit5"] = RungeKuttaMethod(
+        TABLEAUS["tsit5"],
+        "Tsitouras 5(4) pair (the default of diffrax and DifferentialEquations.jl), FSAL "
+        "(6 new evaluations per step), its own order-4 continuous extension for dense "
+        "output; smaller error constants than dopri5 at the same cost. Source: Tsitouras, "
+        "Comput. Math. Appl. 62 (2011) 770-775.")
     return methods
 
 
@@ -428,8 +435,7 @@ def resolve_method(method):
     if isinstance(method, str) and method.lower() in METHODS:
         return METHODS[method.lower()]
     if method == "scipy_solver":  # not in METHODS: not one of the engine's own methods
-        from ._compat import ScipySolver
-
+    
         return ScipySolver()
     raise ValueError(
         f"Unknown `method` {method!r}. Known methods: {', '.join(METHODS)}, "
