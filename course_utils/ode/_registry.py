@@ -435,7 +435,8 @@ def resolve_method(method):
     if isinstance(method, str) and method.lower() in METHODS:
         return METHODS[method.lower()]
     if method == "scipy_solver":  # not in METHODS: not one of the engine's own methods
-    
+        from ._compat import ScipySolver
+
         return ScipySolver()
     raise ValueError(
         f"Unknown `method` {method!r}. Known methods: {', '.join(METHODS)}, "
