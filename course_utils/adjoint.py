@@ -143,6 +143,19 @@ def _check_scalar_tolerance(value, name):
     )
 
 
+def _smallest(tolerance):
+    """A forward tolerance given per component (an array, or per part of a tuple state)
+    becomes its smallest entry for the backward solve (whose state has another shape)."""
+    if isinstance(tolerance, numbers.Real):
+        return tolerance
+    from ._arrays import to_numpy
+
+    try:
+        return float(to_numpy(tolerance, dtype=float).min())
+    except (TypeError, ValueError):
+        return tolerance  # _check_scalar_tolerance names the problem
+
+
 def _backward_tolerances(torch, settings, num_state, num_params, dtype, device):
     """rtol/atol for the flat augmented state ``(y, a, g_θ)``.
 
@@ -214,9 +227,9 @@ def _backward_settings(method, rtol, atol, options, solver_options, adjoint_meth
     return dict(
         chosen,
         method=backward,
-        rtol=_check_scalar_tolerance(rtol if adjoint_rtol is None else adjoint_rtol,
+        rtol=_check_scalar_tolerance(_smallest(rtol) if adjoint_rtol is None else adjoint_rtol,
                                      "adjoint_rtol" if adjoint_rtol is not None else "rtol"),
-        atol=_check_scalar_tolerance(atol if adjoint_atol is None else adjoint_atol,
+        atol=_check_scalar_tolerance(_smallest(atol) if adjoint_atol is None else adjoint_atol,
                                      "adjoint_atol" if adjoint_atol is not None else "atol"),
     )
 
@@ -385,8 +398,9 @@ def odeint_adjoint(
         Also return an :class:`AdjointStats`; its ``backward`` part is filled in when the
         backward pass runs.
     adjoint_method, adjoint_rtol, adjoint_atol, adjoint_step_size : optional
-        Settings of the backward solve (default: the forward's). The tolerances must be
-        numbers.
+        Settings of the backward solve (default: the forward's; per-component forward
+        tolerances give their smallest entry). The tolerances must be numbers or
+        one-element tensors.
     adjoint_options : dict, optional
         Solver options of the backward solve, the same names as ``options`` (e.g.
         ``{"max_steps": 10**6}`` or ``{"step_size": 0.01}`` for a fixed-step

@@ -497,3 +497,12 @@ def test_importing_the_engine_never_imports_torch():
             "from course_utils.ode import odeint_event; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_per_part_tolerances_of_a_tuple_state_reach_the_adjoint():
+    field = CNFLike(seed=5)
+    state = (torch.ones(2, 3, dtype=DTYPE), torch.zeros(2, 1, dtype=DTYPE))
+    zs, logps = odeint_adjoint(field, state, T([0.0, 1.0]), rtol=(1e-8, 1e-6),
+                               atol=T([1e-8, 1e-6]))
+    (zs.sum() + logps.sum()).backward()
+    assert field.W.grad is not None and torch.isfinite(field.W.grad).all()

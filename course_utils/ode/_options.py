@@ -79,8 +79,9 @@ def _times(name, value):
 
 
 def _dtype(name, value):
-    text = str(value).replace("torch.", "")
-    if text not in ("float64", "float32", "<class 'float'>", "double", "float"):
+    text = str(value)
+    if not any(word in text for word in ("float64", "float32", "double", "'float'")) \
+            and value is not float:
         raise ValueError(
             f"`{name}` is the dtype of the time variable (float64 or float32), got {value!r}."
         )
