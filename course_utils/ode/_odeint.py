@@ -297,8 +297,9 @@ odeint.__doc__ = r"""Solve the initial value problem ``dy/dt = func(t, y)``, ``y
         ``t`` before the terminal event and, last, the state at it (``event_t`` is
         ``None`` if no terminal event happened). With ``len(t) == 2`` (torchdiffeq's
         form) ``t[1]`` gives only the direction and the solve runs until the event, so
-        ``ys = [y0, y(event_t)]``; otherwise ``t[-1]`` bounds it. For a differentiable
-        event time use :func:`odeint_event`.
+        ``ys = [y0, y(event_t)]``; otherwise ``t[-1]`` bounds it. With
+        ``return_stats=True``: ``(event_t, ys, stats)``. For a differentiable event
+        time use :func:`odeint_event`.
     **solver_options
         The solver options (one table, ``course_utils.ode._options.OPTIONS``):
 
