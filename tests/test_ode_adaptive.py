@@ -30,8 +30,8 @@ class Recorder:
 
 
 def test_registry_lists_the_adaptive_pairs():
-    assert ADAPTIVE == ["bosh3", "dopri5", "fehlberg45", "tsit5"]
-    assert {METHODS[m].order for m in ADAPTIVE} == {3, 5}
+    assert ADAPTIVE == ["bosh3", "dopri5", "fehlberg45", "dopri8", "tsit5"]
+    assert {METHODS[m].order for m in ADAPTIVE} == {3, 5, 8}
     assert set(list_methods("adaptive")) - set(ADAPTIVE) == {"fehlberg2", "adaptive_heun"}
 
 

@@ -88,7 +88,7 @@ def test_fixed_step_methods_without_step_size_step_on_t_itself(ours, theirs):
         assert err(a, b) < 1e-13
 
 
-@pytest.mark.parametrize("name", ["dopri5", "bosh3", "fehlberg2", "adaptive_heun"])
+@pytest.mark.parametrize("name", ["dopri5", "bosh3", "fehlberg2", "adaptive_heun", "dopri8"])
 def test_adaptive_methods_agree_with_torchdiffeq_within_their_tolerance(name):
     rtol = atol = 1e-8
     a, stats = odeint(pendulum, Y0, TIMES, method=name, rtol=rtol, atol=atol,

@@ -269,7 +269,8 @@ odeint.__doc__ = r"""Solve the initial value problem ``dy/dt = func(t, y)``, ``y
     method : str, ButcherTableau or method object
         One of :func:`list_methods` (default ``'dopri5'``; ``None`` means it too):
         fixed-step explicit RK ``euler, midpoint, heun (= heun2), heun3, ralston, rk3,
-        rk4, rk38``; adaptive ``adaptive_heun, fehlberg2, bosh3, dopri5, fehlberg45``;
+        rk4, rk38``; adaptive ``adaptive_heun, fehlberg2, bosh3, dopri5, fehlberg45,
+        tsit5, dopri8`` (Hairer's DOP853, not torchdiffeq's RK8(7)13M);
         implicit one-step ``backward_euler, trapezoidal, theta, implicit_midpoint``;
         multistep ``ab1..ab4 (ab4 = explicit_adams), am1..am4 (am4 = implicit_adams =
         fixed_adams), abm1..abm4, bdf1..bdf4``; and ``'scipy_solver'``

@@ -342,8 +342,23 @@ TORCHDIFFEQ_NAMES = {
     "heun2": "heun2", "heun3": "heun3", "rk4": "rk38 (torchdiffeq's rk4 is the 3/8 rule)",
     "explicit_adams": "explicit_adams (= ab4)", "implicit_adams": "implicit_adams (= am4)",
     "fixed_adams": "fixed_adams (= am4)", "scipy_solver": "scipy_solver",
+    "dopri8": "dopri8 (Hairer's DOP853 here, RK8(7)13M there: equal to the tolerance)",
 }
 """torchdiffeq's method name -> the name here that computes the same numbers."""
+
+
+class Dop853Method(RungeKuttaMethod):
+    """``dopri8``: Hairer's DOP853 with its order-7 dense output (``_dop853.py``)."""
+
+    def __init__(self):
+        from ._dop853 import DOP853_DOC, dop853_tableau
+
+        super().__init__(dop853_tableau(), DOP853_DOC)
+
+    def make_step(self, evaluator, backend, options, stats):
+        from ._dop853 import Dop853Step
+
+        return Dop853Step(self.tableau, evaluator, backend)
 
 
 def _build_torchdiffeq_names(methods):
@@ -378,6 +393,7 @@ def _build_torchdiffeq_names(methods):
         f"Euler extrapolated to order 4). Source: {_HNW1}, Sec. III.1.")
     for name in ("implicit_adams", "fixed_adams"):
         methods[name] = _alias(methods["am4"], name, implicit_doc.format(name=name))
+    methods["dopri8"] = Dop853Method()
     # beyond torchdiffeq: the default of diffrax and DifferentialEquations.jl
     methods["tsit5"] = RungeKuttaMethod(
         TABLEAUS["tsit5"],
