@@ -39,9 +39,9 @@ Four kinds of piece, each using only those above it:
 options) and picks the pieces; around it, for torchdiffeq's interface, ``_structure.py``
 flattens tuple states, ``_events.py`` finds events on the dense output (and makes the
 event time differentiable), ``_compat.py`` holds callbacks, linear interpolation,
-``t``-gradients and ``scipy_solver``, and ``_dop853.py`` is ``dopri8`` (a step with three
-extra stages for its order-7 dense output); ``_registry.py`` says which pieces each method name means;
-``_backend.py`` is the one place that knows NumPy from torch.
+``t``-gradients and ``scipy_solver``, and ``_dop853.py`` is ``dopri8`` (a step with
+three extra stages for its order-7 dense output); ``_registry.py`` says which pieces
+each method name means; ``_backend.py`` is the one place that knows NumPy from torch.
 
 Importing this module never imports torch (weeks 1 and 2 work without it).
 """

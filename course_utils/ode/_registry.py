@@ -348,12 +348,31 @@ TORCHDIFFEQ_NAMES = {
 
 
 class Dop853Method(RungeKuttaMethod):
-    """``dopri8``: Hairer's DOP853 with its order-7 dense output (``_dop853.py``)."""
+    """``dopri8``: Hairer's DOP853 with its order-7 dense output (``_dop853.py``).
+
+    Its tableau is built when first used: the coefficients come from scipy, which
+    ``import course_utils.ode`` must not import.
+    """
+
+    name = "dopri8"
+    order = 8
+    adaptive = True
+    error_order = 7
+    family = "adaptive Runge–Kutta"
 
     def __init__(self):
-        from ._dop853 import DOP853_DOC, dop853_tableau
+        from ._dop853 import DOP853_DOC
 
-        super().__init__(dop853_tableau(), DOP853_DOC)
+        self.__doc__ = DOP853_DOC
+        self._tableau = None
+
+    @property
+    def tableau(self):
+        if self._tableau is None:
+            from ._dop853 import dop853_tableau
+
+            self._tableau = dop853_tableau()
+        return self._tableau
 
     def make_step(self, evaluator, backend, options, stats):
         from ._dop853 import Dop853Step
