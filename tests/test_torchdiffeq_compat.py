@@ -495,7 +495,8 @@ def test_what_torchdiffeq_accepts_silently_is_an_error_here():
 def test_importing_the_engine_never_imports_torch():
     code = ("import sys, course_utils, course_utils.ode; "
             "from course_utils.ode import odeint_event; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert 'scipy.integrate' not in sys.modules, 'scipy imported (dopri8?)'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
