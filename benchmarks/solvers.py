@@ -26,9 +26,17 @@ torch problem (a 2-D linear spiral, float64, exact solution by ``expm``); a batc
 torch MLP vector field (64 -> 128 -> 64, tanh, batch 256, float32, CPU, t in [0, 5];
 reference: scipy's DOP853 at rtol = atol = 1e-10 on the same field in float64).
 All torch solves run under ``torch.no_grad()`` with ``torch.set_num_threads(1)``.
+
+``--only tuple`` (issue 13): a CNF-like field on FFJORD's tuple state ``(z, logp)`` (the
+MLP above on z, batch 256, and dlogp/dt = -Σ z·dz) solved as a tuple and as one flat
+tensor of the same size written by hand, ours and torchdiffeq's; the claim is that the
+tuple costs at most 10 % more than the flat tensor. ``--only events``: a ball dropped
+from 2 m (and the MLP field with an event on its mean) until it hits the floor, ours
+against torchdiffeq's ``event_fn``, and ours with and without the event.
 """
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -296,12 +304,127 @@ def torch_benchmarks(tolerances, repeats):
     )
 
 
+def _tuple_report(title, rows, reference):
+    print(f"\n{title}")
+    print(f"  {'tol':>7} {'solver':<26} {'NFE':>6} {'time ms':>9} {'/ ' + reference:>18}")
+    for tol, measured in rows:
+        base = measured[reference][1]
+        for name, (nfe, seconds) in measured.items():
+            print(f"  {tol:7.0e} {name:<26} {nfe:6d} {seconds * 1e3:9.2f} "
+                  f"{seconds / base:18.3f}")
+
+
+def _timed(solvers, repeats):
+    times = {name: [] for name in solvers}
+    nfes = {}
+    for _ in range(repeats):
+        for name, solve in solvers.items():
+            start = CLOCK()
+            nfes[name] = solve()
+            times[name].append(CLOCK() - start)
+    return {name: (nfes[name], statistics.median(times[name])) for name in solvers}
+
+
+def tuple_benchmarks(tolerances, repeats):
+    """A tuple state (z, logp) against one flat tensor of the same size (issue 13)."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        from torchdiffeq import odeint as odeint_tde
+    except ImportError:  # pragma: no cover
+        odeint_tde = None
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.Tanh(), torch.nn.Linear(128, 64))
+    z0, logp0 = torch.randn(256, 64), torch.zeros(256, 1)
+    t = torch.tensor([0.0, 5.0])
+
+    def tuple_field(t, state):
+        z, _ = state
+        dz = net(z)
+        return dz, -(z * dz).sum(-1, keepdim=True) * 1e-3
+
+    def flat_field(t, y):  # the same field, written on one (256, 65) tensor by hand
+        z = y[:, :64]
+        dz = net(z)
+        return torch.cat([dz, -(z * dz).sum(-1, keepdim=True) * 1e-3], dim=1)
+
+    flat0 = torch.cat([z0, logp0], dim=1)
+    rows = []
+    with torch.no_grad():
+        for tol in tolerances:
+            def run(solve, func, y0, tol=tol):
+                def go():
+                    counted = Counted(func)
+                    solve(counted, y0, t, rtol=tol, atol=tol)
+                    return counted.count
+                return go
+
+            solvers = {"ours flat tensor": run(odeint, flat_field, flat0),
+                       "ours tuple (z, logp)": run(odeint, tuple_field, (z0, logp0))}
+            if odeint_tde is not None:
+                solvers["torchdiffeq flat tensor"] = run(odeint_tde, flat_field, flat0)
+                solvers["torchdiffeq tuple"] = run(odeint_tde, tuple_field, (z0, logp0))
+            rows.append((tol, _timed(solvers, repeats)))
+    _tuple_report("tuple state (z, logp) vs one flat tensor: MLP 64-128-64 on z, batch 256, "
+                  "float32, t in [0, 5]", rows, "ours flat tensor")
+
+
+def event_benchmarks(tolerances, repeats):
+    """Events: ours against torchdiffeq's event_fn, and against no event (issue 13)."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        from torchdiffeq import odeint as odeint_tde
+    except ImportError:  # pragma: no cover
+        odeint_tde = None
+
+    def ball(t, y):
+        return torch.stack([y[1], torch.full_like(y[1], -9.81)])
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.Tanh(), torch.nn.Linear(128, 64))
+    problems = [
+        ("ball dropped from 2 m (float64)", ball, torch.tensor([2.0, 0.0], dtype=torch.float64),
+         lambda t, y: y[0], math.sqrt(4 / 9.81)),
+        ("MLP 64-128-64, batch 256 (float32), event: mean(y) = mean(y0) + 0.05",
+         lambda t, y: net(y), torch.randn(256, 64), None, None),
+    ]
+    for title, field, y0, event, end in problems:
+        if event is None:
+            level = float(y0.mean()) + 0.05
+            event = lambda t, y, level=level: y.mean() - level
+            with torch.no_grad():
+                end = float(odeint(field, y0, torch.tensor([0.0, 1.0]), event_fn=event)[0])
+        t_event = torch.tensor([0.0, 1.0], dtype=y0.dtype)
+        t_plain = torch.tensor([0.0, end], dtype=y0.dtype)
+        rows = []
+        with torch.no_grad():
+            for tol in tolerances:
+                def run(solve, span, event_fn=None, field=field, y0=y0, tol=tol):
+                    def go():
+                        counted = Counted(field)
+                        kwargs = {} if event_fn is None else {"event_fn": event_fn}
+                        solve(counted, y0, span, rtol=tol, atol=tol, **kwargs)
+                        return counted.count
+                    return go
+
+                solvers = {"ours, no event (to t_event)": run(odeint, t_plain),
+                           "ours event_fn": run(odeint, t_event, event)}
+                if odeint_tde is not None:
+                    solvers["torchdiffeq event_fn"] = run(odeint_tde, t_event, event)
+                rows.append((tol, _timed(solvers, repeats)))
+        _tuple_report(f"events: {title}", rows, "torchdiffeq event_fn"
+                      if odeint_tde is not None else "ours event_fn")
+
+
 def main(argv=None):
     global CLOCK
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repeats, two tolerances")
     parser.add_argument("--repeats", type=int, default=None, help="repeats (default 7)")
-    parser.add_argument("--only", choices=["numpy", "torch"], default=None)
+    parser.add_argument("--only", choices=["numpy", "torch", "tuple", "events"], default=None)
     parser.add_argument("--wall", action="store_true", help="wall-clock instead of CPU time")
     args = parser.parse_args(argv)
     if args.wall:
@@ -314,6 +437,10 @@ def main(argv=None):
         numpy_benchmarks(tolerances, repeats)
     if args.only in (None, "torch"):
         torch_benchmarks(tolerances, repeats)
+    if args.only in (None, "tuple"):
+        tuple_benchmarks(tolerances, repeats)
+    if args.only in (None, "events"):
+        event_benchmarks(tolerances, repeats)
 
 
 if __name__ == "__main__":

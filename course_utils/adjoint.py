@@ -133,12 +133,27 @@ def adjoint_dynamics(func, t, y, a, params):
 def _check_scalar_tolerance(value, name):
     from .ode._options import check_tolerance
 
+    if getattr(value, "ndim", None) == 0 or getattr(value, "shape", None) == (1,):
+        value = float(value.reshape(()).item() if hasattr(value, "item") else value)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return check_tolerance(float(value), name)
     raise ValueError(
         f"`{name}` must be a number for the backward solve (the augmented state has no "
         "shape to broadcast an array against); pass a scalar `adjoint_rtol`/`adjoint_atol`."
     )
+
+
+def _smallest(tolerance):
+    """A forward tolerance given per component (an array, or per part of a tuple state)
+    becomes its smallest entry for the backward solve (whose state has another shape)."""
+    if isinstance(tolerance, numbers.Real):
+        return tolerance
+    from ._arrays import to_numpy
+
+    try:
+        return float(to_numpy(tolerance, dtype=float).min())
+    except (TypeError, ValueError):
+        return tolerance  # _check_scalar_tolerance names the problem
 
 
 def _backward_tolerances(torch, settings, num_state, num_params, dtype, device):
@@ -178,7 +193,7 @@ def _backward_settings(method, rtol, atol, options, solver_options, adjoint_meth
     inherited = {}
     if adjoint_method is None:
         inherited = {k: v for k, v in dict(options or {}, **solver_options).items()
-                     if k in OPTIONS and k not in ("jac", "per_sample")
+                     if k in OPTIONS and k not in ("jac", "per_sample", "norm", "grid_constructor")
                      and v is not None}
     backward = resolve_method(method if adjoint_method is None else adjoint_method)
     chosen = dict(inherited)
@@ -196,13 +211,25 @@ def _backward_settings(method, rtol, atol, options, solver_options, adjoint_meth
         chosen.update(adjoint_options)
     if adjoint_step_size is not None:
         chosen["step_size"] = adjoint_step_size
-    resolve_options(backward, {}, chosen, prefix="adjoint_")  # raises now if anything is off
+    if adjoint_method is not None and not backward.adaptive and \
+            not {"step_size", "grid_constructor"} & set(chosen):
+        # stepping on t would take one step per output interval: too coarse to be a
+        # silent default for a method chosen for the backward pass alone
+        raise ValueError(
+            f"adjoint_method={backward.name!r} is a fixed-step method and needs "
+            "`adjoint_step_size` (or `step_size` in `adjoint_options`)."
+        )
+    if chosen.get("norm") == "seminorm":  # torchdiffeq's spelling of seminorm=True
+        chosen.pop("norm")
+        chosen["_seminorm"] = True
+    resolve_options(backward, {}, {k: v for k, v in chosen.items() if k != "_seminorm"},
+                    prefix="adjoint_")  # raises now if anything is off
     return dict(
         chosen,
         method=backward,
-        rtol=_check_scalar_tolerance(rtol if adjoint_rtol is None else adjoint_rtol,
+        rtol=_check_scalar_tolerance(_smallest(rtol) if adjoint_rtol is None else adjoint_rtol,
                                      "adjoint_rtol" if adjoint_rtol is not None else "rtol"),
-        atol=_check_scalar_tolerance(atol if adjoint_atol is None else adjoint_atol,
+        atol=_check_scalar_tolerance(_smallest(atol) if adjoint_atol is None else adjoint_atol,
                                      "adjoint_atol" if adjoint_atol is not None else "atol"),
     )
 
@@ -340,6 +367,7 @@ def odeint_adjoint(
     adjoint_options=None,
     adjoint_params=None,
     seminorm=False,
+    event_fn=None,
     **solver_options,
 ):
     r"""Solve ``dy/dt = func(t, y)`` and differentiate by the continuous adjoint method.
@@ -356,12 +384,13 @@ def odeint_adjoint(
 
     Parameters
     ----------
-    func : torch.nn.Module
-        The vector field, called as ``func(t, y)`` with a 0-d tensor ``t``. It must be a
-        module so that its parameters can be found; every tensor it uses that needs a
-        gradient must be one of its parameters (or be passed in ``adjoint_params``).
-    y0 : torch.Tensor, shape (*state_shape)
-        Initial state, any shape (e.g. ``(batch, dim)``).
+    func : torch.nn.Module or callable
+        The vector field, called as ``func(t, y)`` with a 0-d tensor ``t``. A plain
+        function needs ``adjoint_params`` (torchdiffeq's rule); every tensor it uses that
+        needs a gradient must be one of its parameters or in ``adjoint_params``.
+    y0 : torch.Tensor, shape (*state_shape), or a tuple of them
+        Initial state, any shape (e.g. ``(batch, dim)``); a tuple such as FFJORD's
+        ``(z, logp)`` gives a tuple of solutions.
     t : torch.Tensor or array_like, shape (num_times,)
         Output times, strictly increasing or strictly decreasing. If ``t`` is a tensor
         that requires grad, ``∂L/∂t`` is returned too.
@@ -372,16 +401,24 @@ def odeint_adjoint(
         Also return an :class:`AdjointStats`; its ``backward`` part is filled in when the
         backward pass runs.
     adjoint_method, adjoint_rtol, adjoint_atol, adjoint_step_size : optional
-        Settings of the backward solve (default: the forward's). The tolerances must be
-        numbers.
+        Settings of the backward solve (default: the forward's; per-component forward
+        tolerances give their smallest entry). The tolerances must be numbers or
+        one-element tensors.
     adjoint_options : dict, optional
         Solver options of the backward solve, the same names as ``options`` (e.g.
         ``{"max_steps": 10**6}`` or ``{"step_size": 0.01}`` for a fixed-step
-        ``adjoint_method``). Every backward setting is validated when
-        ``odeint_adjoint`` is called, not when ``.backward()`` runs.
+        ``adjoint_method``); ``{"norm": "seminorm"}`` is torchdiffeq's spelling of
+        ``seminorm=True``. Tolerances may be numbers or one-element tensors. Every
+        backward setting is validated when ``odeint_adjoint`` is called, not when
+        ``.backward()`` runs.
     adjoint_params : sequence of torch.Tensor, optional
-        The parameters to differentiate (default: those of ``func.parameters()`` that
-        require grad). Each one given must require grad.
+        The parameters to differentiate (default: ``func.parameters()``). Those that do
+        not require grad are skipped, as in torchdiffeq.
+    event_fn : callable, optional
+        Solve until ``event_fn(t, y) = 0`` and return ``(event_t, solution)`` with
+        ``solution = [y0, y(event_t)]``, gradients by the adjoint method and, for the
+        event time, the implicit function theorem (see
+        :func:`course_utils.ode.odeint_event`).
     seminorm : bool
         Leave the parameter-gradient channels out of the backward solve's error norm
         (Kidger, Chen & Lyons 2021). They never feed back into ``y`` or ``a``, so their
@@ -398,9 +435,9 @@ def odeint_adjoint(
     Raises
     ------
     ValueError
-        ``func`` is not an ``nn.Module``; ``y0`` is not a floating-point tensor;
-        ``adjoint_params`` holds a tensor that does not require grad; array-valued
-        backward tolerances; and every error of :func:`~course_utils.ode.odeint`.
+        ``func`` is neither an ``nn.Module`` nor given with ``adjoint_params``; ``y0`` is
+        not a floating-point tensor; array-valued backward tolerances; and every error
+        of :func:`~course_utils.ode.odeint`.
 
     Examples
     --------
@@ -418,30 +455,39 @@ def odeint_adjoint(
     import torch
 
     global _FUNCTION
-    if not isinstance(func, torch.nn.Module):
+    if adjoint_params is None and not isinstance(func, torch.nn.Module):
         raise ValueError(
             f"`func` must be a torch.nn.Module (got {type(func).__name__}) so that "
-            "odeint_adjoint can find the parameters to differentiate: wrap the function "
-            "in a module whose forward(t, y) computes it, or use "
+            "odeint_adjoint can find the parameters to differentiate, or pass them as "
+            "`adjoint_params=(...)` (`adjoint_params=()` if there are none); or use "
             "course_utils.ode.odeint, which backpropagates through the solver."
         )
+    from .ode._structure import TupleState, is_tuple_state
+
+    structure = None
+    if is_tuple_state(y0):  # (z, logp) as in FFJORD: one flat tensor inside
+        from .ode._backend import get_backend
+
+        structure = TupleState(y0, get_backend)
+        user_func = func
+        func = _FlatField(structure.wrap(user_func), user_func)
+        y0 = structure.flatten(structure.parts)
+        rtol = structure.tolerance(rtol, "rtol")
+        atol = structure.tolerance(atol, "atol")
+        if adjoint_params is None:
+            adjoint_params = tuple(user_func.parameters())
     if not (isinstance(y0, torch.Tensor) and y0.is_floating_point()):
         raise ValueError(
             f"`y0` must be a floating-point torch tensor, got {type(y0).__name__}"
             + (f" of dtype {y0.dtype}" if isinstance(y0, torch.Tensor) else "")
             + "; the adjoint method differentiates torch computations."
         )
-    if adjoint_params is None:
-        params = tuple(p for p in func.parameters() if p.requires_grad)
-    else:
-        params = tuple(adjoint_params)
-        for index, p in enumerate(params):
-            if not isinstance(p, torch.Tensor) or not p.requires_grad:
-                raise ValueError(
-                    f"`adjoint_params[{index}]` does not require grad, but gradients were "
-                    "asked for it: leave it out of `adjoint_params`, or call "
-                    "`.requires_grad_(True)` on it (e.g. on func's parameters)."
-                )
+    candidates = tuple(func.parameters()) if adjoint_params is None else tuple(adjoint_params)
+    for index, p in enumerate(candidates):
+        if not isinstance(p, torch.Tensor):
+            raise ValueError(f"`adjoint_params[{index}]` is a {type(p).__name__}, not a tensor.")
+    # as torchdiffeq: tensors that do not require grad get no gradient and are skipped
+    params = tuple(p for p in candidates if p.requires_grad)
     if not isinstance(t, torch.Tensor):
         t = torch.as_tensor(t, dtype=y0.dtype, device=y0.device)
     elif not t.is_floating_point():
@@ -453,6 +499,23 @@ def odeint_adjoint(
         method, rtol, atol, options, solver_options, adjoint_method, adjoint_rtol,
         adjoint_atol, adjoint_step_size, adjoint_options,
     )
+    seminorm = bool(seminorm) or backward_kwargs.pop("_seminorm", False)
+
+    if event_fn is not None:  # the event time first (no graph), then the adjoint solve to it
+        from .ode._events import odeint_event
+
+        if structure is not None:
+            raise ValueError("odeint_adjoint with `event_fn` takes a tensor `y0`; for a tuple "
+                             "state use course_utils.ode.odeint_event(..., odeint_interface="
+                             "odeint_adjoint).")
+        kwargs = dict(method=method, rtol=rtol, atol=atol, options=options,
+                      adjoint_method=adjoint_method, adjoint_rtol=adjoint_rtol,
+                      adjoint_atol=adjoint_atol, adjoint_step_size=adjoint_step_size,
+                      adjoint_options=adjoint_options, adjoint_params=candidates,
+                      seminorm=seminorm, **solver_options)
+        reverse = len(t) > 1 and bool(t[1] < t[0])
+        return odeint_event(func, y0, t[0], event_fn=event_fn, reverse_time=reverse,
+                            odeint_interface=odeint_adjoint, **kwargs)
 
     stats = None
     if return_stats:
@@ -460,12 +523,27 @@ def odeint_adjoint(
 
         stats = AdjointStats(forward=SolveStats())
     settings = _Settings(func=func, forward_kwargs=forward_kwargs,
-                         backward_kwargs=backward_kwargs, seminorm=bool(seminorm),
+                         backward_kwargs=backward_kwargs, seminorm=seminorm,
                          stats=stats)
     if _FUNCTION is None:
         _FUNCTION = _make_function()
     ys = _FUNCTION.apply(settings, y0, t, *params)
+    if structure is not None:
+        ys = structure.unflatten_stacked(ys)
     return (ys, stats) if return_stats else ys
+
+
+class _FlatField:
+    """A tuple-state field as a function of the flat state (keeps the parameters)."""
+
+    def __init__(self, flat, module):
+        self.flat, self.module = flat, module
+
+    def __call__(self, t, y):
+        return self.flat(t, y)
+
+    def parameters(self):
+        return self.module.parameters() if hasattr(self.module, "parameters") else iter(())
 
 
 def linear_ode_gradients(A, y0, T, grad_g, times=None):

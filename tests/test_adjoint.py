@@ -251,11 +251,13 @@ def test_func_must_be_a_module():
         odeint_adjoint(lambda t, y: -y, torch.ones(2, dtype=DTYPE), [0.0, 1.0])
 
 
-def test_parameters_that_do_not_require_grad_cannot_be_asked_for():
+def test_parameters_that_do_not_require_grad_are_skipped_as_in_torchdiffeq():
     func = Mlp(seed=23)
-    frozen = [p.requires_grad_(False) for p in func.parameters()]
-    with pytest.raises(ValueError, match="does not require grad"):
-        odeint_adjoint(func, torch.ones(2, dtype=DTYPE), [0.0, 1.0], adjoint_params=frozen)
+    params = list(func.parameters())
+    params[0].requires_grad_(False)
+    y0 = torch.ones(2, dtype=DTYPE, requires_grad=True)
+    odeint_adjoint(func, y0, [0.0, 1.0], adjoint_params=params)[-1].sum().backward()
+    assert params[0].grad is None and all(p.grad is not None for p in params[1:])
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -90,6 +90,11 @@ EXPECTED_ORDER = {
     "bosh3": 3,
     "dopri5": 5,
     "fehlberg45": 5,
+    # torchdiffeq's methods and tsit5 (issue 13)
+    "heun3": 3,
+    "adaptive_heun": 2,
+    "fehlberg2": 2,
+    "tsit5": 5,
 }
 
 

@@ -168,6 +168,28 @@ def augmented_dynamics_vjp(func, t, y, a):
     return f, a_dot, tuple(grad_params[name] for name in names)
 
 
+def event_time_gradient(func, event_fn, t_event, y_event, dy_dp):
+    tau = t_event.detach().clone().requires_grad_(True)
+    y = y_event.detach().clone().requires_grad_(True)
+    g = event_fn(tau, y)
+    dg_dt, dg_dy = torch.autograd.grad(g, (tau, y), allow_unused=True)
+    dg_dt = torch.zeros((), dtype=y.dtype) if dg_dt is None else dg_dt
+    speed = dg_dt + dg_dy @ func(tau, y).detach()
+    return -(dg_dy @ dy_dp) / speed
+
+
+def event_time_gradient_by_grad(func, event_fn, t_event, y_event, dy_dp):
+    """The same, with the derivatives of g taken one at a time by torch.func.grad."""
+    g_of_t = lambda tt: event_fn(tt, y_event)
+    g_of_y = lambda yy: event_fn(t_event, yy)
+    try:
+        dg_dt = torch.func.grad(g_of_t)(t_event)
+    except RuntimeError:  # g does not depend on t
+        dg_dt = torch.zeros((), dtype=y_event.dtype)
+    dg_dy = torch.func.grad(g_of_y)(y_event)
+    return -(dg_dy @ dy_dp) / (dg_dt + dg_dy @ func(t_event, y_event))
+
+
 RIGHT = {
     "value_ops": [(value_mul, value_tanh), (value_mul, value_tanh_recomputed)],
     "backward_pass": [backward_pass, backward_pass_iterative],
@@ -176,6 +198,7 @@ RIGHT = {
     "linear_adjoint_gradient": [linear_adjoint_gradient, linear_adjoint_gradient_lu],
     "linear_ode_gradients": [linear_ode_gradients, linear_ode_gradients_quadrature],
     "augmented_dynamics": [augmented_dynamics, augmented_dynamics_vjp],
+    "event_time_gradient": [event_time_gradient, event_time_gradient_by_grad],
 }
 
 
@@ -473,6 +496,38 @@ def _augmented_create_graph(func, t, y, a):
     return f, grads[0], param_dots
 
 
+def _event_time_wrong_sign(func, event_fn, t_event, y_event, dy_dp):
+    return -event_time_gradient(func, event_fn, t_event, y_event, dy_dp)
+
+
+def _event_time_no_denominator(func, event_fn, t_event, y_event, dy_dp):
+    y = y_event.detach().clone().requires_grad_(True)
+    (dg_dy,) = torch.autograd.grad(event_fn(t_event, y), y)
+    return -(dg_dy @ dy_dp)
+
+
+def _event_time_without_dg_dt(func, event_fn, t_event, y_event, dy_dp):
+    y = y_event.detach().clone().requires_grad_(True)
+    (dg_dy,) = torch.autograd.grad(event_fn(t_event, y), y)
+    return -(dg_dy @ dy_dp) / (dg_dy @ func(t_event, y_event))
+
+
+def _event_time_without_f(func, event_fn, t_event, y_event, dy_dp):
+    tau = t_event.detach().clone().requires_grad_(True)
+    y = y_event.detach().clone().requires_grad_(True)
+    dg_dt, dg_dy = torch.autograd.grad(event_fn(tau, y), (tau, y), allow_unused=True)
+    dg_dt = torch.zeros(()) if dg_dt is None else dg_dt
+    return -(dg_dy @ dy_dp) / (dg_dt + dg_dy.sum())  # ∂g/∂y summed instead of ∂g/∂y·f
+
+
+def _event_time_speed_minus(func, event_fn, t_event, y_event, dy_dp):
+    tau = t_event.detach().clone().requires_grad_(True)
+    y = y_event.detach().clone().requires_grad_(True)
+    dg_dt, dg_dy = torch.autograd.grad(event_fn(tau, y), (tau, y), allow_unused=True)
+    dg_dt = torch.zeros((), dtype=y.dtype) if dg_dt is None else dg_dt
+    return -(dg_dy @ dy_dp) / (dg_dt - dg_dy @ func(tau, y).detach())  # - where + belongs
+
+
 WRONG = [
     ("value_ops", (_mul_assigning, value_tanh), "accumulate"),
     ("value_ops", (_mul_same_factor, value_tanh), "own\\* value"),
@@ -518,6 +573,11 @@ WRONG = [
     ("augmented_dynamics", _augmented_none_for_unused, "use zeros"),
     ("augmented_dynamics", _augmented_in_place, "detached copy"),
     ("augmented_dynamics", _augmented_create_graph, "detached"),
+    ("event_time_gradient", _event_time_wrong_sign, "wrong sign"),
+    ("event_time_gradient", _event_time_no_denominator, "is a ratio"),
+    ("event_time_gradient", _event_time_without_dg_dt, "moves with t"),
+    ("event_time_gradient", _event_time_without_f, "is a ratio"),
+    ("event_time_gradient", _event_time_speed_minus, "wrong sign"),
 ]
 
 globals().update(contract_tests("week05", RIGHT, WRONG))

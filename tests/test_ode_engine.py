@@ -48,7 +48,10 @@ def test_the_fast_kernels_compute_what_the_plain_step_computes(name, library):
 
 
 # ----------------------------------------------------------------------------- error estimates
-@pytest.mark.parametrize("name", list_methods("adaptive"))
+# fehlberg2 (torchdiffeq's) propagates the order-2 solution of Fehlberg's RK1(2), whose
+# order-1 companion was built with a tiny error constant (b = 1/256, 255/256, 0 is nearly
+# the midpoint rule): the estimate is not a bound there, by the method's design.
+@pytest.mark.parametrize("name", [m for m in list_methods("adaptive") if m != "fehlberg2"])
 def test_the_error_estimate_bounds_the_true_local_error_on_every_step(name):
     """On y' = A y the exact flow of one step is expm(hA) y_n: compare each step's true
     local error with the tolerance the controller accepted it under."""

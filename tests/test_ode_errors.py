@@ -72,7 +72,9 @@ def test_bad_initial_state(y0):
         ({"method": "bdf2", "step_size": 0.1, "max_newton_iters": 0}, r"`max_newton_iters`"),
         ({"method": "theta", "step_size": 0.1, "theta": 1.5}, r"`theta` must be a number in"),
         ({"method": "theta", "step_size": 0.1}, r"needs `theta="),
-        ({"method": "rk4"}, r"fixed-step method and needs `step_size`"),
+        # without step_size a fixed-step method steps on t (torchdiffeq); both is an error
+        ({"method": "rk4", "step_size": 0.1, "grid_constructor": lambda f, y, t: t},
+         r"exclude each other"),
         ({"method": "dopri5", "step_size": 0.1}, r"`step_size` does not apply.*`first_step`"),
         ({"method": "rk4", "step_size": 0.1, "first_step": 0.1}, r"`first_step` does not apply"),
         ({"method": "rk4", "step_size": 0.1, "jac": lambda t, y: 1.0}, r"`jac` does not apply"),

@@ -21,6 +21,7 @@ __all__ = [
     "linear_adjoint_gradient",
     "linear_ode_gradients",
     "augmented_dynamics",
+    "event_time_gradient",
 ]
 
 
@@ -645,3 +646,92 @@ def augmented_dynamics(augmented_dynamics) -> str:
                          f"The parameter part for `{name}` differs from -aᵀ ∂f/∂θ.",
                          rtol=1e-9, atol=1e-11, name=f"param_dots[{name}]")
     return "f, -aᵀ∂f/∂y and -aᵀ∂f/∂θ equal torch.func.jacrev contractions"
+
+
+# ----------------------------------------------------------------------------- section 5.3
+def _event_cases():
+    """(func, event_fn, t_event, y_event, dy_dp, exact dτ/dp) with closed forms.
+
+    1. A ball dropped from height h (p = h): y = (x, v), g = x, τ = sqrt(2h/G),
+       dτ/dh = 1/sqrt(2Gh). ``dy_dp`` is ∂y(τ)/∂h at fixed τ = (1, 0).
+    2. A ball thrown up at speed u from x = 0 with p = (h0, u) and a *moving* event
+       surface g(t, y) = x - c t (a lift that rises at speed c): here ∂g/∂t ≠ 0.
+    3. Damped linear decay x' = -k x from x0 with the level g = x - ℓ and p = (x0, k):
+       τ = log(x0/ℓ)/k.
+    """
+    import torch
+
+    dt = torch.float64
+    cases = []
+    gravity, h = 9.81, 2.0
+    tau = math.sqrt(2 * h / gravity)
+    ball = lambda t, y: torch.stack([y[1], torch.full_like(y[1], -gravity)])
+    floor = lambda t, y: y[0]
+    cases.append((ball, floor, torch.tensor(tau, dtype=dt),
+                  torch.tensor([0.0, -gravity * tau], dtype=dt),
+                  torch.tensor([[1.0], [0.0]], dtype=dt),
+                  np.array([1 / math.sqrt(2 * gravity * h)])))
+    # thrown up: x = h0 + u t - G t²/2 meets x = c t at the later root
+    h0, u, c = 0.5, 3.0, 0.4
+    a, b, k0 = gravity / 2, c - u, -h0  # a τ² + b τ + k0 = 0
+    tau = (-b + math.sqrt(b * b - 4 * a * k0)) / (2 * a)
+    # dτ/dp from F(τ, p) = h0 + u τ - G τ²/2 - c τ = 0: dτ/dp = -F_p / F_τ
+    f_tau = u - gravity * tau - c
+    exact = np.array([-1.0 / f_tau, -tau / f_tau])
+    lift = lambda t, y: y[0] - c * t
+    y_tau = torch.tensor([c * tau, u - gravity * tau], dtype=dt)
+    dy_dp = torch.tensor([[1.0, tau], [0.0, 1.0]], dtype=dt)  # ∂(x, v)/∂(h0, u) at fixed t
+    cases.append((ball, lift, torch.tensor(tau, dtype=dt), y_tau, dy_dp, exact))
+    x0, rate, level = 3.0, 0.7, 1.2
+    tau = math.log(x0 / level) / rate
+    decay = lambda t, y: -rate * y
+    cases.append((decay, lambda t, y: y[0] - level, torch.tensor(tau, dtype=dt),
+                  torch.tensor([level], dtype=dt),
+                  torch.tensor([[math.exp(-rate * tau), -tau * level]], dtype=dt),
+                  np.array([1 / (rate * x0), -tau / rate])))
+    return cases
+
+
+@exercise("event_time_gradient")
+def event_time_gradient(event_time_gradient) -> str:
+    """Check ``event_time_gradient(func, event_fn, t_event, y_event, dy_dp) = dτ/dp``.
+
+    Truth: closed-form event times of a dropped ball, a ball meeting a rising lift (an
+    event surface that moves with ``t``) and an exponential decay reaching a level,
+    differentiated by hand (section 5.3).
+    """
+    for func, event_fn, tau, y_tau, dy_dp, exact in _event_cases():
+        result = call(event_time_gradient, func, event_fn, tau.clone(), y_tau.clone(),
+                      dy_dp.clone())
+        got = as_array(result.detach() if hasattr(result, "detach") else result, "dτ/dp")
+        got = got.reshape(-1)
+        expect(got.shape == exact.shape,
+               f"Return one derivative per parameter: shape ({exact.size},) for a `dy_dp` "
+               f"of shape {tuple(dy_dp.shape)}; got {got.shape}.")
+        if np.allclose(got, -exact, rtol=1e-6, atol=1e-12):
+            raise CheckFailure("dτ/dp has the wrong sign: raising the drop height makes "
+                               "the ball land later, so dτ/dh > 0.")
+        speed_y = float(np.ravel(as_array(func(tau, y_tau), "f")) @ _grad_y(event_fn, tau, y_tau))
+        numerator = _grad_y(event_fn, tau, y_tau) @ dy_dp.numpy()
+        if np.allclose(got, -numerator, rtol=1e-6, atol=1e-12) or \
+                np.allclose(got, numerator, rtol=1e-6, atol=1e-12):
+            raise CheckFailure("dτ/dp is a ratio: divide ∂g/∂y·∂y/∂p by how fast g "
+                               "changes along the solution at the event.")
+        if abs(speed_y) > 0 and np.allclose(got, -numerator / speed_y, rtol=1e-6, atol=1e-12) \
+                and not np.allclose(exact, -numerator / speed_y, rtol=1e-6):
+            raise CheckFailure("The event surface moves with t here: the denominator is "
+                               "the total rate dg/dt = ∂g/∂t + ∂g/∂y·f, not ∂g/∂y·f alone.")
+        expect_close(got, exact,
+                     "dτ/dp differs from the closed form: by the implicit function theorem "
+                     "dτ/dp = -(∂g/∂y·∂y/∂p) / (∂g/∂t + ∂g/∂y·f) at (τ, y(τ)).",
+                     rtol=1e-8, atol=1e-12, name="dτ/dp")
+    return "dτ/dp equals the closed forms (a drop, a rising lift, a decay to a level)"
+
+
+def _grad_y(event_fn, tau, y_tau):
+    import torch
+
+    y = y_tau.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(event_fn(tau, y), y)
+    return grad.numpy()

@@ -3,7 +3,10 @@
 Public API
 ----------
 odeint(func, y0, t, *, method="dopri5", rtol=1e-7, atol=1e-9, options=None, ...)
-    Solve ``dy/dt = func(t, y)``; torchdiffeq's calling convention.
+    Solve ``dy/dt = func(t, y)``; torchdiffeq's calling convention and interface
+    (tuple states, its options and method names, ``event_fn``, callbacks, ``t``-grads).
+odeint_event(func, y0, t0, *, event_fn, ...)
+    Solve until an event; the event time is differentiable (torch).
 METHODS, list_methods()
     The registry: name -> method object (``.order``, ``.adaptive``, ``.implicit``,
     and a docstring citing its source).
@@ -33,13 +36,18 @@ Four kinds of piece, each using only those above it:
    times from the step's interpolant.
 
 ``_odeint.py`` validates the arguments once (``_options.py`` is the one table of solver
-options) and picks the pieces; ``_registry.py`` says which pieces each method name means;
-``_backend.py`` is the one place that knows NumPy from torch.
+options) and picks the pieces; around it, for torchdiffeq's interface, ``_structure.py``
+flattens tuple states, ``_events.py`` finds events on the dense output (and makes the
+event time differentiable), ``_compat.py`` holds callbacks, linear interpolation,
+``t``-gradients and ``scipy_solver``, and ``_dop853.py`` is ``dopri8`` (a step with
+three extra stages for its order-7 dense output); ``_registry.py`` says which pieces
+each method name means; ``_backend.py`` is the one place that knows NumPy from torch.
 
 Importing this module never imports torch (weeks 1 and 2 work without it).
 """
 
 from ._errors import NewtonConvergenceError, ODESolverError
+from ._events import odeint_event
 from ._odeint import odeint
 from ._registry import METHODS, list_methods, theta_tableau
 from ._stats import SolveStats
@@ -47,6 +55,7 @@ from ._tableaus import TABLEAUS, ButcherTableau
 
 __all__ = [
     "odeint",
+    "odeint_event",
     "METHODS",
     "list_methods",
     "ButcherTableau",

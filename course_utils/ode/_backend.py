@@ -176,6 +176,21 @@ class NumpyBackend(_Backend):
     def stack(xs):
         return np.stack([np.asarray(x) for x in xs])
 
+    # -- tuple states and time gradients (feature: torchdiffeq compatibility)
+    @staticmethod
+    def concat_flat(parts):
+        """The parts flattened and joined into one vector."""
+        return np.concatenate([np.reshape(part, -1) for part in parts])
+
+    @staticmethod
+    def time_gradient_wanted(t):
+        return False
+
+    @staticmethod
+    def time_value(value, t):
+        """A time found by the solver (an event) in the user's kind: a float here."""
+        return float(value)
+
     @staticmethod
     def detach(x):
         return x
@@ -325,6 +340,21 @@ class TorchBackend(_Backend):
 
     def stack(self, xs):
         return self.torch.stack(xs)
+
+    # -- tuple states and time gradients (feature: torchdiffeq compatibility)
+    def concat_flat(self, parts):
+        """The parts flattened and joined into one vector."""
+        return self.torch.cat([part.reshape(-1) for part in parts])
+
+    def time_gradient_wanted(self, t):
+        """``t`` is a tensor whose gradient autograd will want."""
+        return is_torch(t) and t.requires_grad and self.torch.is_grad_enabled()
+
+    def time_value(self, value, t):
+        """A time found by the solver (an event) as a 0-d tensor (``t``'s dtype if it is
+        a floating tensor, else the state's real dtype)."""
+        dtype = t.dtype if is_torch(t) and t.is_floating_point() else self.real_dtype
+        return self.torch.tensor(value, dtype=dtype, device=self.device)
 
     @staticmethod
     def detach(x):

@@ -55,6 +55,7 @@ class ConstantStep:
 
     snap = 1e-9
     rejects_non_finite = False  # the loop must test the states itself
+    on_jump = False
 
     def __init__(self, step_size, t0, t_end, max_steps):
         self.t0, self.t_end = t0, t_end
@@ -80,6 +81,38 @@ class ConstantStep:
     def propose(self, t):
         k = self.taken + 1
         t_new = self.t_end if k == self.num_steps else self.t0 + k * self.h
+        return t_new - t, t_new
+
+    def judge(self, result, y, h):
+        self.taken += 1
+        return True
+
+
+class GridSteps:
+    """Steps on a given grid of times; accepts every step (feature: torchdiffeq
+    compatibility).
+
+    This is what a fixed-step method does without ``step_size``: it steps on the output
+    times ``t`` themselves, uniform or not, or on the grid of ``grid_constructor``.
+    """
+
+    snap = 1e-9
+    on_jump = False
+
+    def __init__(self, grid, max_steps):
+        if len(grid) - 1 > max_steps:
+            raise ValueError(
+                f"The step grid has {len(grid) - 1} steps, more than `max_steps`="
+                f"{max_steps}; increase `max_steps`."
+            )
+        self.grid = grid
+        self.taken = 0
+
+    def start(self, t0, y0, f0):
+        pass
+
+    def propose(self, t):
+        t_new = self.grid[self.taken + 1]
         return t_new - t, t_new
 
     def judge(self, result, y, h):
@@ -116,8 +149,18 @@ class PIController:
     snap = 0.0
     rejects_non_finite = True  # a NaN/inf step has a NaN/inf error ratio: rejected
 
-    def __init__(self, error_order, rtol=1e-7, atol=1e-9, *, first_step=None):
+    def __init__(self, error_order, rtol=1e-7, atol=1e-9, *, first_step=None,
+                 safety=SAFETY, ifactor=MAX_FACTOR, dfactor=MIN_FACTOR, norm=None,
+                 min_step=None, max_step=None, step_t=(), jump_t=()):
         self.rtol, self.atol = rtol, atol
+        # torchdiffeq's options (feature: torchdiffeq compatibility)
+        self.safety, self.ifactor, self.dfactor = safety, ifactor, dfactor
+        self.norm = norm  # norm(scaled error) -> number, or None for the RMS
+        self.min_step = min_step or 0.0
+        self.max_step = max_step or math.inf
+        self.boundaries = sorted(set(step_t) | set(jump_t))
+        self.jumps = frozenset(jump_t)
+        self.on_jump = False  # the step just proposed ends on a jump_t
         self.alpha = 1.0 / (error_order + 1)
         self.beta = 0.2 / (error_order + 1)
         self.error_order = error_order
@@ -141,8 +184,8 @@ class PIController:
     def accept_factor(self, error_ratio):
         """Factor for the next step after an accepted step."""
         error_ratio = max(error_ratio, 1e-10)
-        factor = SAFETY * error_ratio**-self.alpha * self.previous_error**self.beta
-        factor = min(MAX_FACTOR, max(MIN_FACTOR, factor))
+        factor = self.safety * error_ratio**-self.alpha * self.previous_error**self.beta
+        factor = min(self.ifactor, max(self.dfactor, factor))
         if self.rejected_last:
             factor = min(1.0, factor)
         self.previous_error = max(error_ratio, 1e-4)
@@ -153,8 +196,8 @@ class PIController:
         """Factor for retrying a rejected step (``error_ratio`` > 1 or NaN)."""
         self.rejected_last = True
         if not math.isfinite(error_ratio):
-            return MIN_FACTOR
-        return max(MIN_FACTOR, SAFETY * error_ratio**-self.alpha)
+            return self.dfactor
+        return max(self.dfactor, self.safety * error_ratio**-self.alpha)
 
     # -- the controller protocol
     def error_ratio(self, error, y, y_new):
@@ -167,7 +210,8 @@ class PIController:
             scale = backend.maximum(self.abs_y, abs_new)  # a fresh array: update in place
             scale *= self.rtol
             scale += self.atol + self.tiny if self.tiny else self.atol
-            ratio = backend.rms(error / scale)
+            ratio = backend.rms(error / scale) if self.norm is None \
+                else float(self.norm(error / scale))
         self._abs_new = abs_new
         return ratio
 
@@ -182,6 +226,10 @@ class PIController:
             if not self.backend.all_finite(f0):
                 raise_non_finite(t0, stats=self.stats)
             self.h_abs = min(self.first_step, span)
+        self.h_abs = min(max(self.h_abs, self.min_step), self.max_step)
+        if self.boundaries:  # the boundaries still ahead, nearest first
+            ahead = [b for b in self.boundaries if self.direction * (b - t0) > 0]
+            self.boundaries = ahead if self.direction > 0 else ahead[::-1]
 
     def propose(self, t):
         h = self.direction * self.h_abs
@@ -190,6 +238,14 @@ class PIController:
             h = self.t_end - t
         else:
             t_new = t + h
+        self.on_jump = False
+        if self.boundaries:
+            while self.boundaries and self.direction * (self.boundaries[0] - t) <= 0:
+                self.boundaries.pop(0)
+            if self.boundaries and self.direction * (t_new - self.boundaries[0]) >= 0:
+                t_new = self.boundaries[0]
+                h = t_new - t
+                self.on_jump = t_new in self.jumps
         if abs(h) <= 10.0 * math.ulp(max(abs(t), abs(t_new))):
             if self.non_finite_seen:
                 raise ODESolverError(
@@ -210,13 +266,14 @@ class PIController:
 
     def judge(self, result, y, h):
         ratio = self.error_ratio(result.error, y, result.y_new)
-        if ratio <= 1.0:
-            self.h_abs = abs(h) * self.accept_factor(ratio)
+        if ratio <= 1.0 or (abs(h) <= self.min_step and math.isfinite(ratio)):
+            self.h_abs = abs(h) * self.accept_factor(min(ratio, 1.0))
+            self.h_abs = min(max(self.h_abs, self.min_step), self.max_step)
             self.abs_y = self._abs_new
             return True
         if not math.isfinite(ratio):
             self.non_finite_seen = True
-        self.h_abs = abs(h) * self.reject_factor(ratio)
+        self.h_abs = max(abs(h) * self.reject_factor(ratio), self.min_step)
         return False
 
 

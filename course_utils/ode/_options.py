@@ -46,12 +46,79 @@ def _callable(name, value):
     return value
 
 
+# -- checks of torchdiffeq's options (feature: torchdiffeq compatibility)
+def _fraction(name, value):
+    value = _positive(name, value)
+    if value > 1.0:
+        raise ValueError(f"`{name}` must be in (0, 1], got {value!r}.")
+    return value
+
+
+def _at_least_one(name, value):
+    value = _positive(name, value)
+    if value < 1.0:
+        raise ValueError(f"`{name}` must be >= 1, got {value!r}.")
+    return value
+
+
+def _norm(name, value):
+    if value == "seminorm" or callable(value):
+        return value
+    raise ValueError(
+        f"`{name}` must be callable as norm(x) -> a number (x: the scaled error, with the "
+        f"state's structure), or 'seminorm' in `adjoint_options`; got {value!r}."
+    )
+
+
+def _times(name, value):
+    import numpy as np
+
+    from .._arrays import to_numpy
+
+    try:
+        times = to_numpy(value, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a 1-D sequence of times, got {value!r}.") from None
+    if not np.all(np.isfinite(times)):
+        raise ValueError(f"`{name}` contains NaN or inf.")
+    return tuple(sorted(set(times.tolist())))
+
+
+def _dtype(name, value):
+    text = str(value)
+    if not any(word in text for word in ("float64", "float32", "double", "'float'")) \
+            and value is not float:
+        raise ValueError(
+            f"`{name}` is the dtype of the time variable (float64 or float32), got {value!r}."
+        )
+    return value
+
+
+def _interp(name, value):
+    if value not in ("linear", "cubic"):
+        raise ValueError(f"`{name}` must be 'linear' or 'cubic', got {value!r}.")
+    return value
+
+
+def _boolean(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
+    return value
+
+
+def _scipy_method(name, value):
+    known = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
+    if value not in known:
+        raise ValueError(f"`{name}` must be one of scipy's methods {', '.join(known)}.")
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     """One solver option: which methods use it, its default, its check and its doc."""
 
     name: str
-    used_by: str  # "all", "fixed", "adaptive", "implicit" or "theta"
+    used_by: str  # "all", "fixed", "adaptive", "implicit", "theta" or "scipy"
     default: Any
     check: Callable[[str, Any], Any]
     doc: str
@@ -63,6 +130,11 @@ class Option:
             "adaptive": method.adaptive,
             "implicit": method.implicit or getattr(method, "may_switch_to_implicit", False),
             "theta": getattr(method, "needs_theta", False),
+            "scipy": getattr(method, "wraps_scipy", False),
+            # the explicit pairs' PI controller (the stiff pairs have their own controller)
+            "adaptive_rk": method.adaptive and not getattr(method, "wraps_scipy", False)
+            and getattr(method, "make_controller", None) is None,
+            "grid": not method.adaptive and not getattr(method, "wraps_scipy", False),
         }[self.used_by]
 
 
@@ -70,8 +142,10 @@ OPTIONS = {
     option.name: option
     for option in (
         Option("step_size", "fixed", None, _positive,
-               "Step size of fixed-step methods (required by them). The grid is "
-               "t[0] + k*step_size; the last step is shortened to end exactly at t[-1]."),
+               "Step size of fixed-step methods. The grid is t[0] + k*step_size; the last "
+               "step is shortened to end exactly at t[-1]. Without it (and without "
+               "grid_constructor) a fixed-step method steps on the output times t "
+               "themselves, uniform or not, as torchdiffeq does."),
         Option("first_step", "adaptive", None, _positive,
                "Size of the first trial step of an adaptive method (default: Hairer's "
                "automatic choice, one extra evaluation of func)."),
@@ -97,8 +171,45 @@ OPTIONS = {
         Option("stiffness_test", "adaptive", True, _flag,
                "dopri5 stops with an error naming the stiff methods when its steps stay "
                "on the stability limit (Hairer's test); False lets it go on."),
+        # -- torchdiffeq's options (feature: torchdiffeq compatibility)
+        Option("safety", "adaptive_rk", 0.92, _fraction,
+               "Safety factor of the step-size formula (torchdiffeq's default is 0.9)."),
+        Option("ifactor", "adaptive_rk", 10.0, _at_least_one,
+               "Largest factor by which a step may grow."),
+        Option("dfactor", "adaptive_rk", 0.2, _fraction,
+               "Smallest factor by which a step may shrink."),
+        Option("norm", "adaptive_rk", None, _norm,
+               "norm(x) -> number: the error norm applied to the scaled error "
+               "err/(atol + rtol*max(|y_n|, |y_n+1|)), with the state's structure (a tuple "
+               "for a tuple state); default RMS over all components. 'seminorm' only in "
+               "odeint_adjoint's adjoint_options."),
+        Option("step_t", "adaptive_rk", None, _times,
+               "Times every step must land on (forced step boundaries)."),
+        Option("jump_t", "adaptive_rk", None, _times,
+               "Discontinuities of func: steps land on them, stages approaching one see "
+               "func from the left, and func is re-evaluated on the right (no FSAL across)."),
+        Option("min_step", "adaptive_rk", None, _positive,
+               "Smallest step size; a step of this size is accepted whatever its error."),
+        Option("max_step", "adaptive_rk", None, _positive, "Largest step size."),
+        Option("dtype", "adaptive", None, _dtype,
+               "torchdiffeq's dtype of the time variable; accepted for compatibility: times "
+               "are always Python floats (float64) here."),
+        Option("grid_constructor", "grid", None, _callable,
+               "grid_constructor(func, y0, t) -> the step grid (starting at t[0], ending at "
+               "t[-1], monotonic) for fixed-step methods; excludes step_size."),
+        Option("perturb", "grid", False, _boolean,
+               "Evaluate func just after each grid time and just before each step's end "
+               "(for func discontinuous at the grid times)."),
+        Option("interp", "grid", "cubic", _interp,
+               "How fixed-step methods serve output times between grid points: 'cubic' "
+               "Hermite (the default here) or 'linear' (torchdiffeq's default)."),
+        Option("solver", "scipy", "RK45", _scipy_method,
+               "method='scipy_solver' only: scipy.integrate.solve_ivp's method."),
     )
 }
+
+ALIASES = {"max_num_steps": "max_steps"}
+"""torchdiffeq's spellings of options that have another name here."""
 
 
 class SolveOptions:
@@ -143,6 +254,7 @@ def resolve_options(method, keywords, options=None, *, prefix=""):
         for name, value in source.items():
             if value is None:
                 continue
+            name = ALIASES.get(name, name)
             if name not in OPTIONS:
                 error = ValueError if where else TypeError  # as Python does for keywords
                 raise error(
@@ -158,11 +270,13 @@ def resolve_options(method, keywords, options=None, *, prefix=""):
         if not option.applies_to(method):
             raise ValueError(_not_applicable(name, method, prefix))
         values[name] = option.check(prefix + name if prefix else name, value)
-    if not method.adaptive and "step_size" not in values:
+    if "step_size" in values and "grid_constructor" in values:
         raise ValueError(
-            f"Method {method.name!r} is a fixed-step method and needs `{prefix}step_size` "
-            "(e.g. step_size=0.01)."
+            f"`{prefix}step_size` and `{prefix}grid_constructor` exclude each other: give one."
         )
+    if values.get("norm") == "seminorm" and prefix != "adjoint_":
+        raise ValueError("norm='seminorm' applies to the backward solve only: put it in "
+                         "`adjoint_options` of odeint_adjoint.")
     if getattr(method, "needs_theta", False) and "theta" not in values:
         raise ValueError("method='theta' needs `theta=` (a number in [0, 1]).")
     return SolveOptions(**values)

@@ -238,8 +238,9 @@ _EXPLICIT_DOCS = {
     "rk3": "Kutta's third-order method, three stages. "
     f"Source: {_HNW1}, Sec. II.1, Table 1.1. Notebook 02_runge_kutta_multistep.",
     "rk4": "The classical fourth-order Runge–Kutta method (Kutta 1901), four stages. "
+    "NOT torchdiffeq's 'rk4', which is Kutta's 3/8 rule: use 'rk38' for its numbers. "
     f"Source: {_HNW1}, Sec. II.1, Table 1.2. Notebooks 02 and 05/06.",
-    "rk38": "Kutta's 3/8 rule, fourth order, four stages. "
+    "rk38": "Kutta's 3/8 rule, fourth order, four stages; what torchdiffeq calls 'rk4'. "
     f"Source: {_HNW1}, Sec. II.1, Table 1.2. Notebook 02_runge_kutta_multistep.",
     "bosh3": "Bogacki–Shampine 3(2) pair, FSAL (3 new evaluations per step), "
     "cubic Hermite dense output (order 3). Source: Bogacki & Shampine, Appl. Math. "
@@ -328,7 +329,107 @@ def _build():
     return methods
 
 
-METHODS = _build()
+def _alias(method, name, doc):
+    """The same method object under another name (its own name and docstring)."""
+    import copy
+
+    twin = copy.copy(method)
+    twin.name = name
+    twin.__doc__ = doc
+    return twin
+
+
+# -- torchdiffeq's method names (feature: torchdiffeq compatibility). Where a name means
+# the same method in both libraries it is an entry here; torchdiffeq's "rk4" is Kutta's
+# 3/8 rule, which is "rk38" here: this library's "rk4" stays the classical method.
+TORCHDIFFEQ_NAMES = {
+    "dopri5": "dopri5", "bosh3": "bosh3", "fehlberg2": "fehlberg2",
+    "adaptive_heun": "adaptive_heun", "euler": "euler", "midpoint": "midpoint",
+    "heun2": "heun2", "heun3": "heun3", "rk4": "rk38 (torchdiffeq's rk4 is the 3/8 rule)",
+    "explicit_adams": "explicit_adams (= ab4)", "implicit_adams": "implicit_adams (= am4)",
+    "fixed_adams": "fixed_adams (= am4)", "scipy_solver": "scipy_solver",
+    "dopri8": "dopri8 (Hairer's DOP853 here, RK8(7)13M there: equal to the tolerance)",
+}
+"""torchdiffeq's method name -> the name here that computes the same numbers."""
+
+
+class Dop853Method(RungeKuttaMethod):
+    """``dopri8``: Hairer's DOP853 with its order-7 dense output (``_dop853.py``).
+
+    Its tableau is built when first used: the coefficients come from scipy, which
+    ``import course_utils.ode`` must not import.
+    """
+
+    name = "dopri8"
+    order = 8
+    adaptive = True
+    error_order = 7
+    family = "adaptive Runge–Kutta"
+
+    def __init__(self):
+        from ._dop853 import DOP853_DOC
+
+        self.__doc__ = DOP853_DOC
+        self._tableau = None
+
+    @property
+    def tableau(self):
+        if self._tableau is None:
+            from ._dop853 import dop853_tableau
+
+            self._tableau = dop853_tableau()
+        return self._tableau
+
+    def make_step(self, evaluator, backend, options, stats):
+        from ._dop853 import Dop853Step
+
+        return Dop853Step(self.tableau, evaluator, backend)
+
+
+def _build_torchdiffeq_names(methods):
+    _TD = "torchdiffeq's name"
+    methods["heun2"] = _alias(
+        methods["heun"], "heun2",
+        f"Heun's method (explicit trapezoidal rule), order 2: {_TD} for 'heun'. "
+        f"Source: {_SM}, Sec. 12.5.")
+    methods["heun3"] = RungeKuttaMethod(
+        TABLEAUS["heun3"],
+        "Heun's third-order method, three stages (c = 0, 1/3, 2/3; b = 1/4, 0, 3/4), as "
+        f"torchdiffeq's 'heun3'. Source: {_HNW1}, Sec. II.1, Table 1.1.")
+    methods["fehlberg2"] = RungeKuttaMethod(
+        TABLEAUS["fehlberg2"],
+        "Fehlberg's RK1(2) pair, propagating the order-2 solution, 3 evaluations per "
+        "step, cubic Hermite dense output (torchdiffeq's 'fehlberg2'). Source: Fehlberg, "
+        f"NASA TR R-315 (1969); {_HNW1}, Sec. II.4.")
+    methods["adaptive_heun"] = RungeKuttaMethod(
+        TABLEAUS["adaptive_heun"],
+        "Heun–Euler 2(1) pair: Heun's method with explicit Euler as the error estimate, "
+        f"cubic Hermite dense output (torchdiffeq's 'adaptive_heun'). Source: {_HNW1}, "
+        "Sec. II.4.")
+    methods["explicit_adams"] = _alias(
+        methods["ab4"], "explicit_adams",
+        "Adams–Bashforth, 4-step, order 4, fixed step: torchdiffeq's 'explicit_adams' "
+        "(it starts at order 1 and raises the order as history accumulates; this one "
+        f"starts with rk4 steps, so the first steps differ). Source: {_HNW1}, Sec. III.1.")
+    implicit_doc = (
+        "Adams–Moulton of order 4 (3-step), the corrector solved by Newton: "
+        "torchdiffeq's '{name}' (an AB4 predictor with fixed-point iterations of the AM4 "
+        "corrector towards the same solution; it starts at order 1, this one with backward "
+        f"Euler extrapolated to order 4). Source: {_HNW1}, Sec. III.1.")
+    for name in ("implicit_adams", "fixed_adams"):
+        methods[name] = _alias(methods["am4"], name, implicit_doc.format(name=name))
+    methods["dopri8"] = Dop853Method()
+    # beyond torchdiffeq: the default of diffrax and DifferentialEquations.jl
+    methods["tsit5"] = RungeKuttaMethod(
+        TABLEAUS["tsit5"],
+        "Tsitouras 5(4) pair (the default of diffrax and DifferentialEquations.jl), FSAL "
+        "(6 new evaluations per step), its own order-4 continuous extension for dense "
+        "output; smaller error constants than dopri5 at the same cost. Source: Tsitouras, "
+        "Comput. Math. Appl. 62 (2011) 770-775.")
+    return methods
+
+
+METHODS = _build_torchdiffeq_names(_build())
 """dict: method name -> method object (with ``.order``, ``.adaptive``, ``.implicit``)."""
 
 
@@ -481,7 +582,7 @@ def list_methods(family=None):
 
 def resolve_method(method):
     """Turn ``method`` (a name, a ButcherTableau or a method object) into a method object."""
-    if isinstance(method, OdeMethod):
+    if isinstance(method, OdeMethod) or getattr(method, "wraps_scipy", False):
         return method
     if isinstance(method, ButcherTableau):
         if method.is_explicit:
@@ -495,7 +596,11 @@ def resolve_method(method):
         )
     if isinstance(method, str) and method.lower() in METHODS:
         return METHODS[method.lower()]
+    if method == "scipy_solver":  # not in METHODS: not one of the engine's own methods
+        from ._compat import ScipySolver
+
+        return ScipySolver()
     raise ValueError(
-        f"Unknown `method` {method!r}. Known methods: {', '.join(METHODS)}; "
-        "or pass a ButcherTableau."
+        f"Unknown `method` {method!r}. Known methods: {', '.join(METHODS)}, "
+        "scipy_solver; or pass a ButcherTableau."
     )

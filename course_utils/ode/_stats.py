@@ -35,6 +35,10 @@ class SolveStats:
         LU factorisations of the Newton matrix ``I - hγJ`` (adaptive stiff methods).
     switches : list of (float, str)
         ``(t, method)`` each time ``method="auto"`` changed method at ``t``.
+    events : list of (float, int)
+        ``(time, index)`` of every event found by ``odeint(..., event_fn=...)`` (the
+        index says which component of the event function, or which function of a
+        list, crossed zero), in the order found; the terminal one last.
     """
 
     nfe: int = 0
@@ -46,6 +50,12 @@ class SolveStats:
     num_newton_iters: int = 0
     num_lu: int = 0
     switches: list = field(default_factory=list)
+    events: list = field(default_factory=list)
+
+    @property
+    def num_events(self) -> int:
+        """Events found (terminal and non-terminal)."""
+        return len(self.events)
 
     @property
     def num_steps(self) -> int:
@@ -63,4 +73,6 @@ class SolveStats:
             text += f", lu={self.num_lu}"
         if self.switches:
             text += ", switches: " + ", ".join(f"{m} at t={t:.6g}" for t, m in self.switches)
+        if self.events:
+            text += f", events={self.num_events}"
         return text

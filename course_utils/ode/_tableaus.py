@@ -384,3 +384,96 @@ TABLEAUS = {
         reference="Fehlberg, NASA TR R-315 (1969); HNW Sec. II.4 (Table 4.3)",
     ),
 }
+
+# -- torchdiffeq's methods (feature: torchdiffeq compatibility)
+TABLEAUS["heun3"] = _tab(
+    [[], [F(1, 3)], [0, F(2, 3)]],
+    [F(1, 4), 0, F(3, 4)],
+    [0, F(1, 3), F(2, 3)],
+    order=3,
+    name="heun3",
+    reference="Heun (1900), third-order method; " + _HNW + " (Table 1.1)",
+)
+TABLEAUS["adaptive_heun"] = _tab(
+    [[], [1]],
+    [F(1, 2), F(1, 2)],
+    [0, 1],
+    b_hat=[1, 0],
+    order=2,
+    embedded_order=1,
+    name="adaptive_heun",
+    reference="Heun–Euler 2(1) pair (Heun's method with explicit Euler as its embedded "
+    "estimate); HNW Sec. II.4",
+)
+TABLEAUS["fehlberg2"] = _tab(
+    [[], [F(1, 2)], [F(1, 256), F(255, 256)]],
+    [F(1, 512), F(255, 256), F(1, 512)],
+    [0, F(1, 2), 1],
+    b_hat=[F(1, 256), F(255, 256), 0],
+    order=2,
+    embedded_order=1,
+    name="fehlberg2",
+    reference="Fehlberg's RK1(2), propagating the second-order solution; Fehlberg, NASA "
+    "TR R-315 (1969); HNW Sec. II.4",
+)
+
+
+# -- beyond torchdiffeq: Tsitouras 5(4) (feature: torchdiffeq compatibility)
+# Ch. Tsitouras, "Runge–Kutta pairs of order 5(4) satisfying only the first column
+# simplifying assumption", Comput. Math. Appl. 62 (2011) 770-775: the published decimals
+# (Table 1), FSAL (the last row of a is b), and the error weights b - b_hat. The tests
+# check them against the order conditions (order 5 for b, 4 for b_hat, 4 for the dense
+# output below at every θ).
+_TSIT5_C = [0, 0.161, 0.327, 0.9, 0.9800255409045097, 1, 1]
+_TSIT5_A = [
+    [],
+    [0.161],
+    [-0.008480655492356989, 0.335480655492357],
+    [2.897153057105493, -6.359448489975075, 4.3622954328695815],
+    [5.325864828439257, -11.748883564062828, 7.4955393428898365, -0.09249506636175525],
+    [5.86145544294642, -12.92096931784711, 8.159367898576159, -0.071584973281401,
+     -0.028269050394068383],
+    [0.09646076681806523, 0.01, 0.4798896504144996, 1.379008574103742, -3.290069515436081,
+     2.324710524099774],
+]
+_TSIT5_ERROR = [-0.001780011052226, -0.000816434459657, 0.007880878010262,
+                -0.144711007173263, 0.582357165452555, -0.458082105929187, 1 / 66]
+
+
+def _tsit5_dense():
+    """Tsitouras's order-4 continuous extension (his paper, Sec. 3), written as products
+    of factors in θ as published and expanded here into ``dense[i, k]`` (θ^(k+1))."""
+    theta = np.polynomial.Polynomial([0.0, 1.0])
+    weights = [
+        -1.0530884977290216 * theta * (theta - 1.3299890189751412)
+        * (theta**2 - 1.4364028541716351 * theta + 0.7139816917074209),
+        0.1017 * theta**2 * (theta**2 - 2.1966568338249754 * theta + 1.2949852507374631),
+        2.490627285651252793 * theta**2
+        * (theta**2 - 2.38535645472061657 * theta + 1.57803468208092486),
+        -16.54810288924490272 * (theta - 1.21712927295533244)
+        * (theta - 0.61620406037800089) * theta**2,
+        47.37952196281928122 * (theta - 1.203071208372362603)
+        * (theta - 0.658047292653547382) * theta**2,
+        -34.87065786149660974 * (theta - 1.2) * (theta - 0.666666666666666667) * theta**2,
+        2.5 * (theta - 1) * (theta - 0.6) * theta**2,
+    ]
+    rows = []
+    for poly in weights:
+        coef = list(poly.coef) + [0.0] * 5
+        rows.append(coef[1:5])
+    return rows
+
+
+def _tsit5():
+    a = np.zeros((7, 7))
+    for i, row in enumerate(_TSIT5_A):
+        a[i, : len(row)] = row
+    b = a[6].copy()
+    return ButcherTableau(
+        a, b, _TSIT5_C, b_hat=b - np.array(_TSIT5_ERROR), order=5, embedded_order=4,
+        name="tsit5", dense=_tsit5_dense(), dense_order=4,
+        reference="Tsitouras, Comput. Math. Appl. 62 (2011) 770-775",
+    )
+
+
+TABLEAUS["tsit5"] = _tsit5()
