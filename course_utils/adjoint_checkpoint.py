@@ -116,6 +116,14 @@ class _Recorder:
         weights = getattr(step, "dense", None)
         self.weights = None if weights is None else [weights[:, k] for k in range(weights.shape[1])]
 
+    @property
+    def rejects_non_finite(self):
+        return self.controller.rejects_non_finite
+
+    @property
+    def on_jump(self):
+        return self.controller.on_jump
+
     def start(self, t0, y0, f0):
         self.controller.start(t0, y0, f0)
 

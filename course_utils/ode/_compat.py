@@ -29,7 +29,7 @@ class Callbacks:
         self._step, self._accept, self._reject = (
             getattr(func, name, None) or nothing for name in CALLBACK_NAMES
         )
-        self.time = evaluator.time
+        self.time = evaluator.func_time
         self.unflatten = (lambda y: y) if structure is None else structure.unflatten
 
     def step(self, t, y, h):

@@ -10,6 +10,11 @@ accept/reject decision. The loop (:mod:`._loop`) asks it
 ``judge(result, y, h) -> bool``
     whether the step just taken is accepted (and, if it is adaptive, the next size).
 
+and it reads three attributes: ``snap`` (how close, in steps, an output time must be to the
+end of a step to get the step's value itself), ``rejects_non_finite`` (a NaN/inf step is
+rejected by the controller, so the loop need not test each state) and ``on_jump`` (the
+step just proposed ends on a discontinuity of ``func``).
+
 Two controllers:
 
 * :class:`ConstantStep` — the grid ``t[0] + k·step_size`` (last step shortened to land on

@@ -133,7 +133,7 @@ def odeint(func, y0, t, *, method="dopri5", rtol=1e-7, atol=1e-9, options=None,
     events = None
     if event_fn is not None:
         times, bounded = _event_times(times, event_fn, method, opts)
-        events = EventDetector(event_fn, evaluator.time, structure, stats, times[0], y0)
+        events = EventDetector(event_fn, evaluator.func_time, structure, stats, times[0], y0)
     if len(times) == 1:
         ys = backend.stack([y0])
     elif getattr(method, "wraps_scipy", False):

@@ -68,6 +68,7 @@ class SwitchingController:
 
     snap = 0.0
     rejects_non_finite = True  # both of its controllers judge the error ratio
+    on_jump = False  # no jump_t: the stiff methods take none of the PI options
     give_up_after = 6  # rejected dopri5 steps in a row that also send it to the stiff pair
     leave_below = 0.5 * StiffnessDetector.threshold  # |h|·‖J‖∞ well inside dopri5's region
 
