@@ -292,7 +292,11 @@ class FreeFormDynamics(nn.Module):
 
 
 class _Augmented(nn.Module):
-    """The vector field of the augmented state ``[z, log p]``: ``[f, -tr ∂f/∂z]``."""
+    """The vector field of the augmented state ``(z, log p)``: ``(f, -tr ∂f/∂z)``.
+
+    A tuple state, as in FFJORD: ``odeint`` solves both parts together (one error norm
+    over all of them) and returns them as a tuple.
+    """
 
     def __init__(self, dynamics: nn.Module, dim: int):
         super().__init__()
@@ -300,9 +304,9 @@ class _Augmented(nn.Module):
         self.dim = dim
 
     def forward(self, t, state):
-        z = state[:, : self.dim]                                      # (batch, dim)
+        z, _ = state                                                  # (batch, dim), (batch,)
         velocity, divergence = self.dynamics.velocity_and_divergence(t, z)
-        return torch.cat([velocity, -divergence[:, None]], dim=1)     # (batch, dim + 1)
+        return velocity, -divergence                                  # d z/dt, d log p/dt
 
 
 class CNF(nn.Module):
@@ -368,7 +372,7 @@ class CNF(nn.Module):
         ``(len(times), batch)``: ``log_ps`` is ``log_p`` plus ``-∫ tr`` since ``times[0]``.
         """
         times = torch.as_tensor(times, dtype=z.dtype, device=z.device)
-        state = torch.cat([z, log_p[:, None]], dim=1)                 # (batch, dim + 1)
+        state = (z, log_p)                                            # (batch, dim), (batch,)
         if hasattr(self.dynamics, "begin_solve"):
             self.dynamics.begin_solve(z.shape, z.dtype, z.device)
         kwargs = dict(method=self.method, return_stats=True)
@@ -380,7 +384,8 @@ class CNF(nn.Module):
             states, self.last_stats = odeint_adjoint(self.field, state, times, **kwargs)
         else:
             states, self.last_stats = odeint(self.field, state, times, **kwargs)
-        return states[..., : self.dim], states[..., self.dim]
+        zs, log_ps = states                          # (len(times), batch, dim), (len(times), batch)
+        return zs, log_ps
 
     def base_log_prob(self, z):
         """``log N(z; 0, I)``, shape ``(batch,)``."""
