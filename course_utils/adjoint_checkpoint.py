@@ -176,9 +176,8 @@ def solve_dense(func, y0, t, *, return_stats=False, **kwargs):
     controller wrapped by a recorder, so the solution is exactly ``odeint``'s.
     """
     from .ode import SolveStats
-    from .ode._controllers import ConstantStep, PIController, StiffnessDetector
     from .ode._loop import integrate
-    from .ode._odeint import prepare
+    from .ode._odeint import build_solver, prepare
 
     options = kwargs.pop("options", None)
     method = kwargs.pop("method", "dopri5")
@@ -199,16 +198,8 @@ def solve_dense(func, y0, t, *, return_stats=False, **kwargs):
     if len(times) == 1:
         ys = backend.stack([y0])
     else:
-        step = method.make_step(evaluator, backend, opts, stats)
-        detector = None
-        if method.adaptive:
-            controller = PIController(
-                method.error_order, rtol, atol, first_step=opts.first_step
-            ).attach(backend, evaluator, stats, times[0], times[-1])
-            if getattr(step, "detects_stiffness", False):
-                detector = StiffnessDetector(stats)
-        else:
-            controller = ConstantStep(opts.step_size, times[0], times[-1], opts.max_steps)
+        step, controller, detector = build_solver(method, opts, backend, evaluator, stats,
+                                                  times, rtol, atol)
         recorder = _Recorder(controller, step, evaluator, dense)
         try:
             ys = integrate(step, recorder, y0, times, backend=backend, evaluator=evaluator,

@@ -161,17 +161,20 @@ def odeint(func, y0, t, *, method="dopri5", rtol=1e-7, atol=1e-9, options=None,
     return (ys, stats) if return_stats else ys
 
 
-def _solve(method, opts, backend, evaluator, stats, y0, times, rtol, atol, callbacks,
-           events, user_func, user_y0, user_t, unbounded):
-    """Pick the step and the controller, run the loop."""
+def build_solver(method, opts, backend, evaluator, stats, times, rtol, atol, *, grid=None):
+    """The step, the controller and the stiffness detector (or None) of one solve.
+
+    Fixed-step methods step on ``t[0] + k·step_size``, or without ``step_size`` on
+    ``grid`` (default: the output times ``t``, as torchdiffeq does); adaptive ones get the
+    method's own controller (the stiff pairs) or the PI controller. Also used by
+    ``course_utils.adjoint_checkpoint``, which records the steps this solver takes.
+    """
     detector = None
     if not method.adaptive:
         if opts.step_size is not None:
             controller = ConstantStep(opts.step_size, times[0], times[-1], opts.max_steps)
         else:  # torchdiffeq: step on t itself, or on grid_constructor's grid
-            grid = times
-            if opts.grid_constructor is not None:
-                grid = _user_grid(opts.grid_constructor, user_func, user_y0, user_t, times)
+            grid = times if grid is None else grid
             controller = GridSteps(grid, opts.max_steps)
             opts.step_size = abs(grid[1] - grid[0])  # multistep methods: their uniform step
     step = method.make_step(evaluator, backend, opts, stats)
@@ -191,6 +194,17 @@ def _solve(method, opts, backend, evaluator, stats, y0, times, rtol, atol, callb
             detector = StiffnessDetector(stats)
     if not method.adaptive and opts.interp == "linear":
         step = LinearInterpolation(step)
+    return step, controller, detector
+
+
+def _solve(method, opts, backend, evaluator, stats, y0, times, rtol, atol, callbacks,
+           events, user_func, user_y0, user_t, unbounded):
+    """Pick the step and the controller, run the loop."""
+    grid = None
+    if not method.adaptive and opts.step_size is None and opts.grid_constructor is not None:
+        grid = _user_grid(opts.grid_constructor, user_func, user_y0, user_t, times)
+    step, controller, detector = build_solver(method, opts, backend, evaluator, stats, times,
+                                              rtol, atol, grid=grid)
     try:
         return integrate(step, controller, y0, times, backend=backend, evaluator=evaluator,
                          stats=stats, max_steps=opts.max_steps, detector=detector,
