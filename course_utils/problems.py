@@ -160,18 +160,19 @@ class Problem:
 
 
 # ----------------------------------------------------------------------------- problems
-def decay(lam=1.0, y0=1.0, t1=2.0):
-    r"""Exponential decay :math:`y' = -\lambda y`, exact :math:`y = y_0 e^{-\lambda t}`.
+def decay(lam=-1.0, y0=1.0, t1=2.0):
+    r"""Dahlquist's test equation :math:`y' = \lambda y`, exact :math:`y = y_0 e^{\lambda t}`.
 
-    The model problem of stability analysis. Works on NumPy and torch.
+    The model problem of stability analysis, in the convention of weeks 0–2 (``lam < 0``
+    decays; the default ``lam = -1`` is ``y' = -y``). Works on NumPy and torch.
     """
 
     def func(t, y):
-        return -lam * y
+        return lam * y
 
     def exact(t):
         times, _ = _times(t)
-        return (y0 * np.exp(-lam * times))[..., None]
+        return (y0 * np.exp(lam * times))[..., None]
 
     return Problem(
         "decay",
@@ -180,9 +181,9 @@ def decay(lam=1.0, y0=1.0, t1=2.0):
         0.0,
         float(t1),
         exact=exact,
-        jac=lambda t, y: np.array([[-lam]]),
+        jac=lambda t, y: np.array([[lam]]),
         params={"lam": lam, "y0": y0, "t1": t1},
-        stiff=lam * t1 > 500,
+        stiff=-lam * t1 > 500,
         description=decay.__doc__,
     )
 

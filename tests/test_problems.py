@@ -122,3 +122,12 @@ def test_funcs_accept_batched_numpy_states():
         out = problem.func(0.0, batch)
         assert out.shape == batch.shape
         np.testing.assert_allclose(out[0], problem.func(0.0, problem.y0), rtol=1e-14)
+
+
+def test_decay_follows_the_courses_convention_y_prime_equals_lambda_y():
+    """Weeks 0-2 teach y' = λy (λ < 0 decays); the test problem uses the same sign."""
+    problem = get_problem("decay", lam=-3.0)
+    assert float(problem.func(0.0, np.array([2.0]))[0]) == -6.0
+    assert np.isclose(problem.solution(1.0)[0], np.exp(-3.0))
+    assert get_problem("decay").params["lam"] == -1.0
+    assert get_problem("decay", lam=-1000.0).stiff and not get_problem("decay").stiff
