@@ -502,7 +502,7 @@ def odeint_adjoint(
     seminorm = bool(seminorm) or backward_kwargs.pop("_seminorm", False)
 
     if event_fn is not None:  # the event time first (no graph), then the adjoint solve to it
-        from .ode._events import odeint_event
+        from .ode._odeint_event import odeint_event
 
         if structure is not None:
             raise ValueError("odeint_adjoint with `event_fn` takes a tensor `y0`; for a tuple "

@@ -37,8 +37,9 @@ Four kinds of piece, each using only those above it:
 
 ``_odeint.py`` validates the arguments once (``_options.py`` is the one table of solver
 options) and picks the pieces; around it, for torchdiffeq's interface, ``_structure.py``
-flattens tuple states, ``_events.py`` finds events on the dense output (and makes the
-event time differentiable), ``_compat.py`` holds callbacks, linear interpolation,
+flattens tuple states, ``_events.py`` finds events on the dense output,
+``_odeint_event.py`` (a driver above ``odeint``) makes the event time differentiable,
+``_compat.py`` holds callbacks, linear interpolation,
 ``t``-gradients and ``scipy_solver``, and ``_dop853.py`` is ``dopri8`` (a step with
 three extra stages for its order-7 dense output); ``_registry.py`` says which pieces
 each method name means; ``_backend.py`` is the one place that knows NumPy from torch.
@@ -47,8 +48,8 @@ Importing this module never imports torch (weeks 1 and 2 work without it).
 """
 
 from ._errors import NewtonConvergenceError, ODESolverError
-from ._events import odeint_event
 from ._odeint import odeint
+from ._odeint_event import odeint_event
 from ._registry import METHODS, list_methods, theta_tableau
 from ._stats import SolveStats
 from ._tableaus import TABLEAUS, ButcherTableau
