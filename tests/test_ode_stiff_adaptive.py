@@ -1,4 +1,4 @@
-"""The adaptive stiff solvers (issue 14): kvaerno3, sdirk4, trbdf2, rosenbrock23 and auto.
+"""The adaptive stiff solvers (issue 14): radau5, kvaerno3, sdirk4, trbdf2, rosenbrock23, auto.
 
 Truth: the order conditions and stability functions of ``course_utils.analysis``,
 ``scipy.integrate.solve_ivp`` (DOP853 for one-step local errors, Radau for the stiff
@@ -19,9 +19,9 @@ from course_utils.ode._stats import SolveStats
 from course_utils.ode._stiff_tableaus import STIFF_TABLEAUS
 from course_utils.problems import get_problem, list_problems
 
-PAIRS = ["kvaerno3", "sdirk4", "trbdf2", "rosenbrock23"]
+PAIRS = ["radau5", "kvaerno3", "sdirk4", "trbdf2", "rosenbrock23"]
 STIFF = PAIRS + ["auto"]
-ORDERS = {"kvaerno3": (3, 2), "sdirk4": (4, 3), "trbdf2": (2, 3), "rosenbrock23": (2, 3)}
+ORDERS = {"radau5": (5, 3), "kvaerno3": (3, 2), "sdirk4": (4, 3), "trbdf2": (2, 3), "rosenbrock23": (2, 3)}
 
 
 def one_step(method, func, y0, t0, h, tol=1e-9, jac=None):
@@ -75,6 +75,80 @@ def test_l_stability_of_rosenbrock23():
         y_new = one_step("rosenbrock23", lambda t, y, m=matrix: m @ y, np.array([1.0, 0.0]),
                          0.0, 1.0).y_new
         assert np.linalg.norm(y_new) <= 1.0 + 1e-12
+
+
+def test_radau5_data_against_the_closed_forms_of_hairer_and_wanner():
+    """The collocation-built tableau, Newton transformation and error weights against the
+    printed closed forms (HW II, Table 5.6 and eq. (8.17))."""
+    from course_utils.ode._stiff_tableaus import RADAU5
+
+    r6 = math.sqrt(6.0)
+    a = np.array([[(88 - 7 * r6) / 360, (296 - 169 * r6) / 1800, (-2 + 3 * r6) / 225],
+                  [(296 + 169 * r6) / 1800, (88 + 7 * r6) / 360, (-2 - 3 * r6) / 225],
+                  [(16 - r6) / 36, (16 + r6) / 36, 1 / 9]])
+    np.testing.assert_allclose(RADAU5.tableau.a, a, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(RADAU5.tableau.c, [(4 - r6) / 10, (4 + r6) / 10, 1.0])
+    assert tableau_order(RADAU5.tableau) == METHODS["radau5"].order == 5
+    # A⁻¹'s eigenvalues: the real one and the complex pair of the two decoupled systems
+    eigenvalues = np.linalg.eigvals(np.linalg.inv(a))
+    assert min(abs(eigenvalues - RADAU5.mu_real)) < 1e-12
+    assert min(abs(eigenvalues - RADAU5.mu_complex)) < 1e-12 and RADAU5.mu_complex.imag > 0
+    v = np.column_stack([RADAU5.v_real, RADAU5.v_complex, RADAU5.v_complex.conj()])
+    d = np.diag([RADAU5.mu_real, RADAU5.mu_complex, RADAU5.mu_complex.conjugate()])
+    np.testing.assert_allclose(v @ d @ np.linalg.inv(v), np.linalg.inv(a), atol=1e-12)
+    g = RADAU5.gamma0
+    np.testing.assert_allclose(RADAU5.error_weights,
+                               g * np.array([-13 - 7 * r6, -13 + 7 * r6, -1.0]) / 3, atol=1e-13)
+    stability = rk_stability_function(RADAU5.tableau)
+    assert abs(stability(-1e10)) < 1e-8  # L-stable
+    z = np.concatenate([1j * np.linspace(-50, 50, 201), -np.logspace(-2, 4, 50) + 3j])
+    assert np.all(np.abs(stability(z)) <= 1.0 + 1e-12)
+
+
+def test_radau5_dense_output_is_the_collocation_polynomial():
+    """At θ = c_i the interpolant is the stage value Y_i, and between steps it is accurate
+    to O(h⁴) (the collocation polynomial has degree 3)."""
+    y0 = np.array([1.0, 0.5])
+    result = one_step("radau5", nonlinear, y0, 0.3, 0.1)
+    step_object = METHODS["radau5"]
+    assert step_object.order == 5
+    from course_utils.ode._stiff_tableaus import RADAU5
+
+    for i, c in enumerate(RADAU5.tableau.c):
+        m, y, backend, _, opts, *_ = prepare("radau5", y0, [0.3, 0.4], 1e-9, 1e-9, None, {})
+        stepper = m.make_step(backend.evaluator(nonlinear), backend, opts, SolveStats())
+        np.testing.assert_allclose(stepper.interpolate(0.3, 0.1, y0, result, c),
+                                   y0 + result.stages[i], atol=1e-14)
+    errors = []
+    for h in (0.2, 0.1, 0.05):
+        result = one_step("radau5", nonlinear, y0, 0.3, h)
+        truth = solve_ivp(nonlinear, (0.3, 0.3 + h / 2), y0, method="DOP853", rtol=1e-13,
+                          atol=1e-15).y[:, -1]
+        errors.append(np.max(np.abs(stepper.interpolate(0.3, h, y0, result, 0.5) - truth)))
+    slopes = np.diff(np.log(errors)) / np.diff(np.log([0.2, 0.1, 0.05]))
+    assert np.all(slopes > 3.5), (errors, slopes)
+
+
+def test_radau5_rejects_a_complex_state_with_advice():
+    with pytest.raises(ValueError, match="real states only.*'sdirk4'"):
+        odeint(lambda t, y: -y, np.array([1.0 + 1.0j]), [0.0, 1.0], method="radau5")
+
+
+def test_radau5_matches_scipy_radau_in_cost_and_error():
+    """The same method as scipy's Radau: on Robertson's reactions at rtol = 1e-6 both the
+    evaluations (f + J) and the achieved error are within a factor 1.5 of scipy's."""
+    problem = get_problem("robertson", t1=1e5)
+    reference = problem.reference(1e5)
+    ys, stats = odeint(problem.func, problem.y0, [0.0, 1e5], method="radau5", rtol=1e-6,
+                       atol=1e-12, jac=problem.jac, return_stats=True)
+    sol = solve_ivp(problem.func, (0.0, 1e5), problem.y0, method="Radau", rtol=1e-6,
+                    atol=1e-12, jac=problem.jac)
+    ours = stats.nfe + stats.njev
+    theirs = sol.nfev + sol.njev
+    assert ours < 1.5 * theirs, (ours, theirs)
+    scale = np.abs(reference)
+    error = np.max(np.abs(ys[-1] - reference) / scale)
+    assert error < 1.5 * np.max(np.abs(sol.y[:, -1] - reference) / scale) + 1e-9, error
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -199,7 +273,8 @@ def test_jacobians_and_factorisations_are_reused_and_counted(method):
         assert stats.num_newton_iters == 3 * steps
     else:
         assert stats.njev < 0.8 * stats.num_accepted  # J kept across steps
-        assert stats.num_lu <= steps + stats.njev  # LU kept across Newton iterations
+        systems = 2 if method == "radau5" else 1  # radau5: a real and a complex LU
+        assert stats.num_lu <= systems * (steps + stats.njev)  # kept across iterations
         assert stats.num_newton_iters >= steps
     assert "lu=" in str(stats)
 
@@ -236,11 +311,11 @@ def test_auto_switches_on_van_der_pol_mu_1000():
     problem = get_problem("van_der_pol", mu=1000.0)
     ys, stats = odeint(problem.func, problem.y0, [0.0, problem.t1], method="auto", rtol=1e-6,
                        atol=1e-9, return_stats=True)
-    assert stats.switches and stats.switches[0][1] == "sdirk4"
+    assert stats.switches and stats.switches[0][1] == "radau5"
     assert stats.switches[0][0] < 1.0  # within the first steps of the slow phase
     assert stats.num_steps < 5000  # dopri5 alone needs more than 10^5 steps here
     np.testing.assert_allclose(ys[-1], problem.reference(problem.t1), rtol=1e-2, atol=1e-3)
-    assert "switches: sdirk4 at t=" in str(stats)
+    assert "switches: radau5 at t=" in str(stats)
 
 
 @pytest.mark.parametrize("name", ["harmonic_oscillator", "kepler", "lotka_volterra"])
@@ -263,7 +338,7 @@ def test_auto_switches_back_when_stiffness_ends():
     ys, stats = odeint(func, np.array([1.0]), [0.0, 40.0], method="auto", rtol=1e-6,
                        atol=1e-9, return_stats=True)
     names = [name for _, name in stats.switches]
-    assert names[:2] == ["sdirk4", "dopri5"], stats.switches
+    assert names[:2] == ["radau5", "dopri5"], stats.switches
     assert stats.switches[1][0] > 5.0
     assert abs(ys[-1, 0] - math.cos(40.0)) < 1e-4
 
@@ -298,7 +373,7 @@ def test_torch_gradients_through_the_stiff_solver_match_finite_differences(metho
                                atol=1e-4 * np.max(np.abs(fd_y0)))
 
 
-@pytest.mark.parametrize("method", ["sdirk4", "kvaerno3", "rosenbrock23"])
+@pytest.mark.parametrize("method", ["radau5", "sdirk4", "kvaerno3", "rosenbrock23"])
 def test_odeint_adjoint_with_a_stiff_solver(method):
     """The backward pass solves the augmented system with the same stiff method (and the
     augmented Jacobian). The decay rate is moderate on purpose: the adjoint method

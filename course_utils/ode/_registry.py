@@ -459,6 +459,7 @@ class AdaptiveStiffMethod(OdeMethod):
             NEWTON_MAX_ITERS,
             AdaptiveDIRK,
             JacobianState,
+            Radau5,
             Rosenbrock23,
             StageNewton,
         )
@@ -467,6 +468,13 @@ class AdaptiveStiffMethod(OdeMethod):
         if self.kind == "rosenbrock23":
             return Rosenbrock23(evaluator, backend, jacobian, stats)
         iters = min(options.max_newton_iters, NEWTON_MAX_ITERS)
+        if self.kind == "radau5":
+            if backend.dtype != backend.real_dtype:
+                raise ValueError("method='radau5' solves real states only (its Newton "
+                                 "systems pair each complex stage with its conjugate); "
+                                 "for a complex state use 'sdirk4' or 'kvaerno3', or "
+                                 "pass the real and imaginary parts as a real state.")
+            return Radau5(evaluator, backend, jacobian, stats, iters)
         newton = StageNewton(evaluator, backend, jacobian, stats, iters)
         return AdaptiveDIRK(self.tableau, evaluator, backend, jacobian, newton)
 
@@ -478,7 +486,7 @@ class AdaptiveStiffMethod(OdeMethod):
 
 
 class AutoSwitchingMethod(OdeMethod):
-    """``method="auto"``: dopri5 while the problem is not stiff, sdirk4 while it is.
+    """``method="auto"``: dopri5 while the problem is not stiff, radau5 while it is.
 
     Stiffness is detected by dopri5's own test (Hairer's, HW II Sec. IV.2) and its end by
     ``|h|·‖J‖∞`` falling well inside dopri5's stability region; ``stats.switches`` says
@@ -513,7 +521,7 @@ class AutoSwitchingMethod(OdeMethod):
 
 
 def _build_stiff():
-    from ._stiff_tableaus import STIFF_TABLEAUS
+    from ._stiff_tableaus import RADAU5, STIFF_TABLEAUS
 
     docs = {
         "kvaerno3": "Kværnø's ESDIRK 3(2) pair: four stages (the first explicit), γ ≈ "
@@ -528,6 +536,15 @@ def _build_stiff():
         "20 (1996); Bank et al., IEEE Trans. CAD 4 (1985).",
     }
     methods = {}
+    methods["radau5"] = AdaptiveStiffMethod(
+        "radau5", "radau5", RADAU5.tableau, 5, 3,
+        "The 3-stage Radau IIA method: collocation, order 5, L-stable, stiffly accurate, "
+        "the method of Hairer & Wanner's RADAU5 and scipy's Radau. Its 3n × 3n Newton "
+        "system splits into one real and one complex n × n system (the eigenvalues of "
+        "A⁻¹); the error estimate is filtered through the real system's LU; dense output "
+        "is the collocation polynomial. Jacobian and LU factors reused across steps. "
+        f"Source: {_HW2}, Sec. IV.5 and IV.8. Notebook 02_runge_kutta_multistep.",
+    )
     for name, doc in docs.items():
         tableau = STIFF_TABLEAUS[name]
         methods[name] = AdaptiveStiffMethod(
@@ -544,7 +561,7 @@ def _build_stiff():
         "Shampine & Reichelt, SIAM J. Sci. Comput. 18 (1997). "
         "Notebook 02_runge_kutta_multistep.",
     )
-    methods["auto"] = AutoSwitchingMethod(METHODS["dopri5"], methods["sdirk4"])
+    methods["auto"] = AutoSwitchingMethod(METHODS["dopri5"], methods["radau5"])
     return methods
 
 
@@ -568,7 +585,7 @@ def list_methods(family=None):
     family : {None, "explicit", "adaptive", "implicit", "multistep", "stiff"}
         Keep only fixed-step explicit RK, adaptive explicit pairs, implicit one-step
         (fixed step and adaptive), linear multistep methods, or the adaptive stiff
-        solvers (``kvaerno3, sdirk4, trbdf2, rosenbrock23, auto``).
+        solvers (``radau5, kvaerno3, sdirk4, trbdf2, rosenbrock23, auto``).
 
     Returns
     -------

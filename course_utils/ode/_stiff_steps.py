@@ -29,9 +29,9 @@ import numpy as np
 
 from ._kernels import nonzero_pairs
 from ._steps import StepResult, _hermite_from, lincomb
-from ._stiff_tableaus import ROSENBROCK23_D, ROSENBROCK23_E32
+from ._stiff_tableaus import RADAU5, ROSENBROCK23_D, ROSENBROCK23_E32
 
-__all__ = ["JacobianState", "StageNewton", "AdaptiveDIRK", "Rosenbrock23",
+__all__ = ["JacobianState", "StageNewton", "AdaptiveDIRK", "Rosenbrock23", "Radau5",
            "stability_at_infinity"]
 
 NEWTON_MAX_ITERS = 7  # as RADAU5; a slower iteration is cheaper restarted with a smaller h
@@ -58,8 +58,9 @@ class JacobianState:
         self.evaluator, self.backend, self.user_jac, self.stats = (
             evaluator, backend, user_jac, stats)
         self.matrix = None
-        self.factors = None
+        self.factors = None  # the LU factors for `factored_for`, the last γh factorised
         self.factored_for = None
+        self._other = {}  # γh -> factors, for a method with more than one (radau5)
         self.where = None  # (t, y) J was evaluated at
         self.refresh_wanted = False
         self._norm = None
@@ -74,6 +75,7 @@ class JacobianState:
             self.matrix = backend.jacobian(self.evaluator, t, backend.detach(y),
                                            backend.detach(f))
         self.factors = None
+        self._other = {}
         self.where = (t, y)
         self.refresh_wanted = False
         self._norm = None
@@ -88,8 +90,22 @@ class JacobianState:
             self.factored_for = gamma_h
             self.stats.num_lu += 1
 
+    def factor_pair(self, gamma_h, other_gamma_h):
+        """Factorise ``I - γhJ`` for two values (``other`` may be complex): radau5's two
+        systems; ``solve_other`` applies the second."""
+        self.factor(gamma_h)
+        if other_gamma_h not in self._other:
+            backend = self.backend
+            self._other = {other_gamma_h: backend.lu_factor(
+                backend.newton_matrix(self.matrix, other_gamma_h))}
+            self.stats.num_lu += 1
+        self._other_factors = self._other[other_gamma_h]
+
     def solve(self, rhs):
         return self.backend.lu_solve(self.factors, rhs)
+
+    def solve_other(self, rhs):
+        return self.backend.lu_solve(self._other_factors, rhs)
 
     def norm(self):
         """``‖J‖∞`` (an upper bound of its spectral radius), a Python float."""
@@ -310,3 +326,165 @@ class Rosenbrock23:
         w1 = theta * (1.0 - theta) / (1.0 - 2.0 * d)
         w2 = theta * (theta - 2.0 * d) / (1.0 - 2.0 * d)
         return y + (k1 * w1 + k2 * w2) * h
+
+
+class Radau5:
+    r"""One step of the Radau IIA method of order 5 (``radau5``): three coupled stages.
+
+    The stage increments :math:`z_i = Y_i - y` solve :math:`(A^{-1} \otimes I) Z = hF(Z)`.
+    Simplified Newton, with ``J`` held fixed, is transformed by the eigenvectors of
+    :math:`A^{-1}` (``_stiff_tableaus.RadauIIA5``): with :math:`w = V^{-1}z` (stage by
+    stage) each iteration solves
+
+    .. math::
+        (I - \tfrac{h}{\mu} J)\,Δw_\mu = -w_\mu + \tfrac{h}{\mu}\,(V^{-1}F)_\mu
+
+    for the real eigenvalue :math:`\mu` and for one of the complex pair (a complex
+    system; the other is its conjugate), then :math:`z = V w`. Both LUs are kept across
+    iterations and steps as for the DIRK pairs. The first guess extrapolates the last
+    accepted step's collocation polynomial. Newton stops by :class:`StageNewton`'s rule
+    on the norm of :math:`Δz` over all three stages, but only once a contraction rate
+    has been measured (at least two iterations, as scipy's ``Radau``): with a Jacobian
+    kept from an earlier step, a one-iteration acceptance can miss that the problem has
+    changed — and the filtered error estimate, which uses the same old ``J``, would not
+    notice either.
+
+    The error estimate :math:`(I - hγ_0J)^{-1}[γ_0 h f(t, y) + \sum_j e_j z_j]` is the
+    filtered difference to an order-3 formula; on the first step and after a rejection,
+    if it is above tolerance it is recomputed once with :math:`f(t, y + \mathrm{err})`
+    in place of :math:`f(t, y)`, which removes its stiff components (Hairer & Wanner II,
+    Sec. IV.8, eqs. (8.19)–(8.20)). Dense output: the collocation polynomial.
+    Real states only (the two-system trick pairs a complex stage with its conjugate).
+    """
+
+    needs_end_derivative = False
+
+    def __init__(self, evaluator, backend, jacobian, stats, max_iters):
+        self.evaluator, self.backend, self.jacobian, self.stats = (
+            evaluator, backend, jacobian, stats)
+        self.max_iters = max_iters
+        data = RADAU5
+        self.c = [float(c) for c in data.tableau.c]
+        self.mu_real, self.mu_complex = data.mu_real, data.mu_complex
+        self.v_real = [float(v) for v in data.v_real]
+        self.v_complex = [complex(v) for v in data.v_complex]
+        self.v_inverse_real = [float(v) for v in data.v_inverse_real]
+        self.v_inverse_complex = [complex(v) for v in data.v_inverse_complex]
+        self.gamma0 = data.gamma0
+        self.e = [float(v) for v in data.error_weights]
+        self.dense = [[float(v) for v in row] for row in data.dense]
+        self.newton = StageNewton(evaluator, backend, jacobian, stats, max_iters)
+        self.rtol, self.atol = 1e-7, 1e-9
+        self.last = None  # (t, h, z) of the last attempt
+        self.accepted = None  # (t, h, z) of the last accepted step
+
+    def set_tolerances(self, rtol, atol):
+        self.rtol, self.atol = rtol, atol
+        self.newton.set_tolerance(rtol)
+
+    def step(self, t, h, t_new, y, f):
+        if f is None:
+            f = self.evaluator(t, y)
+        retry = self.last is not None and self.last[0] == t
+        if self.last is not None and not retry:  # the loop moved on: it was accepted
+            self.accepted = self.last
+        jacobian = self.jacobian
+        if jacobian.matrix is None or (jacobian.refresh_wanted
+                                       and not jacobian.is_fresh(t, y)):
+            jacobian.evaluate(t, y, f)
+        while True:
+            result = self._attempt(t, h, t_new, y, f, improve=retry or self.accepted is None)
+            if result is not None or jacobian.is_fresh(t, y):
+                break
+            jacobian.evaluate(t, y, f)  # Newton failed with an old J: retry with a new one
+        if result is None:  # failed with a fresh J: the controller rejects, smaller h
+            self.last = (t, h, None)
+            return StepResult(y, f, None, None)
+        self.last = (t, h, result.stages)
+        return result
+
+    def _combine(self, coefficients, vectors):
+        total = None
+        for a, v in zip(coefficients, vectors):
+            total = v * a if total is None else total + v * a
+        return total
+
+    def _from_w(self, w_real, w_complex):
+        """``z_i = V_i,real w_real + 2 Re(V_i,complex w_complex)``."""
+        return [w_real * vr + (w_complex * vc).real * 2.0
+                for vr, vc in zip(self.v_real, self.v_complex)]
+
+    def _guess(self, t, h, y):
+        previous = self.accepted
+        if previous is None or previous[2] is None:
+            return None
+        t_old, h_old, z_old = previous
+        if abs(t_old + h_old - t) > 1e-8 * max(abs(h_old), abs(t)):
+            return None
+        z_end = z_old[-1]
+        guess = []
+        for c in self.c:
+            theta = 1.0 + c * h / h_old
+            u = self._combine([sum(d * theta ** (k + 1) for k, d in enumerate(row))
+                               for row in self.dense], z_old)
+            guess.append(u - z_end)
+        return guess
+
+    def _attempt(self, t, h, t_new, y, f, improve):
+        backend, evaluator, jacobian, stats = (
+            self.backend, self.evaluator, self.jacobian, self.stats)
+        g_real, g_complex = h / self.mu_real, h / self.mu_complex
+        jacobian.factor_pair(g_real, g_complex)
+        with backend.no_grad():
+            y_detached = backend.detach(y)
+            scale = self.atol + self.rtol * backend.abs(y_detached)
+        z = self._guess(t, h, y)
+        if z is None:
+            z = [y * 0.0 for _ in self.c]
+        w_real = self._combine(self.v_inverse_real, z)
+        w_complex = self._combine(self.v_inverse_complex, z)
+        times = [t_new if c == 1.0 else t + c * h for c in self.c]
+        tol = self.newton.tol
+        previous, rate, converged = None, 0.0, False
+        for k in range(1, self.max_iters + 1):
+            fs = [evaluator(ti, y + zi) for ti, zi in zip(times, z)]
+            stats.num_newton_iters += 1
+            d_real = jacobian.solve(
+                self._combine(self.v_inverse_real, fs) * g_real - w_real)
+            d_complex = jacobian.solve_other(
+                self._combine(self.v_inverse_complex, fs) * g_complex - w_complex)
+            with backend.no_grad():
+                dz = self._from_w(backend.detach(d_real), backend.detach(d_complex))
+                norm = math.sqrt(sum(backend.rms(d / scale) ** 2 for d in dz) / 3.0)
+            if not math.isfinite(norm):
+                break
+            if previous is not None:
+                rate = norm / previous if previous > 0 else 0.0
+                if rate >= 1.0 or rate ** (self.max_iters - k) / (1.0 - rate) * norm > tol:
+                    break
+            w_real, w_complex = w_real + d_real, w_complex + d_complex
+            z = self._from_w(w_real, w_complex)
+            if norm == 0.0 or (previous is not None and rate / (1.0 - rate) * norm <= tol):
+                converged = True
+                break
+            previous = norm
+        if not converged:
+            return None
+        jacobian.refresh_wanted = k > 2 and rate > 1e-3
+        y_new = y + z[-1]
+        with backend.no_grad():
+            zd = [backend.detach(zi) for zi in z]
+            stiff_part = self._combine(self.e, zd)
+            error = jacobian.solve(backend.detach(f) * (self.gamma0 * h) + stiff_part)
+            if improve:
+                abs_new = backend.abs(backend.detach(y_new))
+                big = backend.maximum(backend.abs(y_detached), abs_new)
+                ratio = backend.rms(error / (self.atol + self.rtol * big))
+                if ratio > 1.0:
+                    f_shifted = backend.detach(evaluator(t, y_detached + error))
+                    error = jacobian.solve(f_shifted * (self.gamma0 * h) + stiff_part)
+        return StepResult(y_new, f, None, error, tuple(z))
+
+    def interpolate(self, t, h, y, result, theta):
+        weights = [sum(d * theta ** (k + 1) for k, d in enumerate(row)) for row in self.dense]
+        return y + self._combine(weights, result.stages)

@@ -8,15 +8,16 @@ of ``I - hγJ`` serve the next step too (Hairer & Wanner II, Sec. IV.8, RADAU5's
 
 :class:`SwitchingStep` with :class:`SwitchingController` is ``method="auto"``, in the
 spirit of Petzold's LSODA (SIAM J. Sci. Stat. Comput. 4, 1983): it starts with dopri5
-and its stiffness test (``_controllers.StiffnessDetector``'s readings of ``h·|λ|``;
-``needed`` readings in a row above dopri5's stability limit) and switches to the stiff
-pair instead of stopping — or after six rejected dopri5 steps in a row (at loose
-tolerances an unstable explicit step can blow up before the test has its readings).
-While stiff, after every accepted step it bounds the
-spectral radius of ``J`` by ``‖J‖∞`` (the Jacobian the stiff pair holds anyway): when
-``|h|·‖J‖∞`` stays below half of dopri5's limit for ``needed`` steps in a row, the
-explicit method could take the same steps stably, so it switches back. Every switch is
-recorded in ``stats.switches`` as ``(t, method)``.
+and reads Hairer's stiffness estimate ``h·|λ|`` (``_controllers.StiffnessDetector``) on
+every step, which costs no evaluation of ``f``. After ``needed`` = 5 readings in a row
+above dopri5's stability limit (3.25) it switches to the stiff method (radau5) instead of
+stopping — and also when 6 of dopri5's last 10 attempts were rejected (at loose
+tolerances an unstable explicit solution can blow up, accepted and rejected steps
+alternating, before the test has its readings). While stiff, after every accepted step
+it bounds the spectral radius of ``J`` by ``‖J‖∞`` (the Jacobian the stiff method holds
+anyway): when ``|h|·‖J‖∞`` stays below half of dopri5's limit for ``leave_after`` = 15
+steps in a row, the explicit method could take the same steps stably, so it switches
+back. Every switch is recorded in ``stats.switches`` as ``(t, method)``.
 """
 
 from ._controllers import PIController, StiffnessDetector
@@ -44,11 +45,13 @@ class StiffController(PIController):
 class SwitchingStep:
     """Steps with ``explicit`` (dopri5) or ``stiff`` — whichever the controller chose."""
 
-    needs_end_derivative = True  # dopri5's steps have f at both ends; others get them
-
     def __init__(self, explicit, stiff):
         self.explicit, self.stiff = explicit, stiff
         self.current = explicit
+
+    @property
+    def needs_end_derivative(self):  # (dopri5's results have f at both ends anyway)
+        return self.current.needs_end_derivative
 
     def set_tolerances(self, rtol, atol):
         self.stiff.set_tolerances(rtol, atol)
@@ -69,7 +72,10 @@ class SwitchingController:
     snap = 0.0
     rejects_non_finite = True  # both of its controllers judge the error ratio
     on_jump = False  # no jump_t: the stiff methods take none of the PI options
-    give_up_after = 6  # rejected dopri5 steps in a row that also send it to the stiff pair
+    give_up_after = 6  # rejected dopri5 steps among its last `window` that also go stiff
+    window = 10
+    needed = 5  # readings in a row above dopri5's limit that make it switch
+    leave_after = 15  # steps in a row well inside dopri5's region that make it switch back
     leave_below = 0.5 * StiffnessDetector.threshold  # |h|·‖J‖∞ well inside dopri5's region
 
     def __init__(self, step, explicit_controller, stiff_controller, names):
@@ -82,7 +88,7 @@ class SwitchingController:
         for controller in self.controllers.values():
             controller.attach(backend, evaluator, stats, t0, t_end)
         self.stats = stats
-        self.rejections_in_a_row = 0
+        self.outcomes = []  # dopri5's last `window` attempts: True for a rejection
         self.detector = StiffnessDetector(stats)
         self.nonstiff_run = 0
         return self
@@ -98,17 +104,19 @@ class SwitchingController:
         self.t = t
         step = self.step
         if step.current is step.explicit:
-            step.explicit.check_stiffness = self.detector.wants_reading(self.num_accepted)
+            step.explicit.check_stiffness = True  # a reading costs no evaluation of f
         return self.current.propose(t)
 
     def judge(self, result, y, h):
         step = self.step
-        if not self.current.judge(result, y, h):
-            self.rejections_in_a_row += 1
-            if step.current is step.explicit and self.rejections_in_a_row >= self.give_up_after:
+        accepted = self.current.judge(result, y, h)
+        if step.current is step.explicit:
+            self.outcomes = self.outcomes[-(self.window - 1):] + [not accepted]
+            if sum(self.outcomes) >= self.give_up_after:
                 self._switch(step.stiff, 0.0)  # dopri5 is failing (e.g. blowing up): go stiff
+                return False
+        if not accepted:
             return False
-        self.rejections_in_a_row = 0
         self.num_accepted += 1
         if step.current is step.explicit:
             if result.stiffness is not None and self._reads_stiff(result.stiffness):
@@ -116,7 +124,7 @@ class SwitchingController:
         else:
             if abs(h) * step.stiff.jacobian.norm() < self.leave_below:
                 self.nonstiff_run += 1
-                if self.nonstiff_run >= self.detector.needed:
+                if self.nonstiff_run >= self.leave_after:
                     self._switch(step.explicit, h)
             else:
                 self.nonstiff_run = 0
@@ -128,7 +136,7 @@ class SwitchingController:
             detector.low = 0
             detector.high += 1
             detector.ever_high = True
-            return detector.high >= detector.needed
+            return detector.high >= self.needed
         detector.low += 1
         if detector.low >= 6:
             detector.high = 0
@@ -139,7 +147,7 @@ class SwitchingController:
         self.step.current = to
         new = self.current
         new.h_abs = old.h_abs
-        self.rejections_in_a_row = 0
+        self.outcomes = []
         new.abs_y = None  # |y_n| is recomputed from the next step's y
         new.previous_error, new.rejected_last = 1.0, False
         self.detector = StiffnessDetector(self.stats)
