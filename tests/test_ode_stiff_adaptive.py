@@ -343,6 +343,42 @@ def test_auto_switches_back_when_stiffness_ends():
     assert abs(ys[-1, 0] - math.cos(40.0)) < 1e-4
 
 
+def test_auto_survives_loose_tolerances_where_dopri5_blows_up():
+    """Robertson at rtol = 0.1: dopri5's solution goes unstable, accepted and rejected steps
+    alternate while h collapses; 6 rejections in 10 attempts hand over to radau5."""
+    problem = get_problem("robertson", t1=1e5)
+    with pytest.raises(ODESolverError):
+        odeint(problem.func, problem.y0, [0.0, 1e5], method="dopri5", rtol=0.1, atol=1e-7,
+               stiffness_test=False, max_steps=20_000)
+    ys, stats = odeint(problem.func, problem.y0, [0.0, 1e5], method="auto", rtol=0.1,
+                       atol=1e-7, jac=problem.jac, return_stats=True)
+    assert stats.switches[0][1] == "radau5" and stats.switches[0][0] < 0.1
+    np.testing.assert_allclose(ys[-1], problem.reference(1e5), rtol=0.1, atol=1e-7)
+
+
+def test_auto_switches_early_at_tight_tolerances():
+    """At rtol = 1e-8 dopri5's controller creeps up to the stability limit from below
+    (h·|λ| ≈ 3.24 for thousands of steps); the switch reads 80 % of the limit."""
+    problem = get_problem("robertson", t1=1e5)
+    _, stats = odeint(problem.func, problem.y0, [0.0, 1e5], method="auto", rtol=1e-8,
+                      atol=1e-14, jac=problem.jac, return_stats=True)
+    assert stats.switches[0][1] == "radau5" and stats.switches[0][0] < 0.5, stats.switches
+
+
+def test_radau5_notices_when_the_problem_changes_under_an_old_jacobian():
+    """λ jumps from -1e4 to -0.1 at t = 5 while radau5 holds J from the stiff phase: Newton
+    must measure its contraction (at least two iterations) and refresh J, or the step
+    across the jump is accepted with an error estimate filtered by the wrong J."""
+
+    def func(t, y):
+        lam = -1e4 if t < 5.0 else -0.1
+        return lam * (y - np.cos(t)) - np.sin(t)  # the exact solution is cos t
+
+    ys = odeint(func, np.array([1.0]), [0.0, 8.0, 40.0], method="radau5", rtol=1e-6,
+                atol=1e-9)
+    assert np.max(np.abs(ys[1:, 0] - np.cos([8.0, 40.0]))) < 1e-5
+
+
 # ----------------------------------------------------------------------------- torch
 @pytest.mark.parametrize("method", STIFF)
 def test_torch_gradients_through_the_stiff_solver_match_finite_differences(method):

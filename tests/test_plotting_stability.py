@@ -96,6 +96,14 @@ def test_work_precision_draws_sorted_log_log_curves_and_dashes_references():
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
 
 
+def test_work_precision_keeps_one_colour_per_solver_across_panels():
+    results = {"a": ([1, 2], [1e-2, 1e-3]), "b": ([1, 2], [1e-1, 1e-2])}
+    left = plotting.plot_work_precision(results, colors={"b": "#123456"})
+    right = plotting.plot_work_precision({"b": results["b"]}, colors={"b": "#123456"})
+    assert left.get_lines()[1].get_color() == right.get_lines()[0].get_color() == "#123456"
+    assert left.get_lines()[0].get_color() != "#123456"
+
+
 def test_work_precision_rejects_malformed_results():
     with pytest.raises(ValueError, match="equal length"):
         plotting.plot_work_precision({"a": ([1, 2], [1.0])})

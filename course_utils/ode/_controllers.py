@@ -44,8 +44,8 @@ MIN_FACTOR = 0.2
 MAX_FACTOR = 10.0
 STIFF_ADVICE = (
     "try method='auto' (it switches to a stiff solver) or an adaptive stiff method such "
-    "as 'sdirk4', 'kvaerno3' or 'rosenbrock23'; or an implicit fixed-step method such as "
-    "'bdf2' or 'backward_euler'; or loosen `rtol`/`atol`"
+    "as 'radau5', 'sdirk4', 'kvaerno3' or 'rosenbrock23'; or an implicit fixed-step "
+    "method such as 'bdf2' or 'backward_euler'; or loosen `rtol`/`atol`"
 )
 
 

@@ -299,9 +299,9 @@ odeint.__doc__ = r"""Solve the initial value problem ``dy/dt = func(t, y)``, ``y
         tsit5, dopri8`` (Hairer's DOP853, not torchdiffeq's RK8(7)13M);
         implicit one-step ``backward_euler, trapezoidal, theta, implicit_midpoint``;
         multistep ``ab1..ab4 (ab4 = explicit_adams), am1..am4 (am4 = implicit_adams =
-        fixed_adams), abm1..abm4, bdf1..bdf4``; adaptive stiff ``kvaerno3, sdirk4,
-        trbdf2, rosenbrock23`` and ``auto`` (dopri5, switching to sdirk4 while the
-        problem is stiff); and ``'scipy_solver'``
+        fixed_adams), abm1..abm4, bdf1..bdf4``; adaptive stiff ``radau5, kvaerno3,
+        sdirk4, trbdf2, rosenbrock23`` and ``auto`` (dopri5, switching to radau5 while
+        the problem is stiff); and ``'scipy_solver'``
         (``scipy.integrate.solve_ivp`` with ``options={'solver': 'RK45'}`` etc., arrays
         or tensors in and out, no gradients). torchdiffeq's ``'rk4'`` is ``'rk38'`` here.
         A :class:`ButcherTableau` gives a fixed-step method (explicit or diagonally

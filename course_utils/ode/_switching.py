@@ -76,6 +76,9 @@ class SwitchingController:
     window = 10
     needed = 5  # readings in a row above dopri5's limit that make it switch
     leave_after = 15  # steps in a row well inside dopri5's region that make it switch back
+    # a reading above this means dopri5's step is held by stability: 80 % of its limit,
+    # since at tight tolerances the PI controller creeps up to the limit from below
+    enter_above = 0.8 * StiffnessDetector.threshold
     leave_below = 0.5 * StiffnessDetector.threshold  # |h|·‖J‖∞ well inside dopri5's region
 
     def __init__(self, step, explicit_controller, stiff_controller, names):
@@ -132,7 +135,7 @@ class SwitchingController:
 
     def _reads_stiff(self, h_lambda):
         detector = self.detector
-        if h_lambda > detector.threshold:
+        if h_lambda > self.enter_above:
             detector.low = 0
             detector.high += 1
             detector.ever_high = True

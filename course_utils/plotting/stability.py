@@ -175,6 +175,7 @@ def plot_work_precision(
     title: str = "Work–precision diagram",
     xlabel: str = "function evaluations",
     ylabel: str = "error at the final time",
+    colors: Mapping | None = None,
 ):
     """Error against cost (function evaluations) for several solvers, on log-log axes.
 
@@ -190,6 +191,9 @@ def plot_work_precision(
     dashed : sequence of str
         Labels drawn dashed (e.g. the reference solvers of another library).
     title, xlabel, ylabel : str
+    colors : dict, optional
+        ``label -> colour``, so that one solver has one colour in several panels (labels
+        not in it take the palette's colours in order).
 
     Returns
     -------
@@ -215,9 +219,12 @@ def plot_work_precision(
                 "1-D of equal length."
             )
         order = np.argsort(nfe)
-        ax.loglog(nfe[order], errors[order], marker=markers[i % len(markers)], ms=4,
-                  color=COLORS[i % len(COLORS)], ls="--" if label in dashed else "-",
-                  label=label)
+        if colors and label in colors:  # its colour, and the marker of its place there
+            color, k = colors[label], list(colors).index(label)
+        else:
+            color, k = COLORS[i % len(COLORS)], i
+        ax.loglog(nfe[order], errors[order], marker=markers[k % len(markers)], ms=4,
+                  color=color, ls="--" if label in dashed else "-", label=label)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend(fontsize="small")
     return ax
