@@ -121,10 +121,14 @@ class StageNewton:
     :math:`W = I - γhJ` held by :class:`JacobianState`. With
     :math:`\|δ\|` the RMS norm scaled by ``atol + rtol |y_n|`` and the rate
     :math:`q_k = \|δ_k\| / \|δ_{k-1}\|`, it stops when
-    :math:`η_k \|δ_k\| \le κ`, :math:`η_k = q_k / (1 - q_k)` (for the first iteration
-    :math:`η = \max(η_{old}, ε)^{0.8}`, carried over from the last solve: Hairer &
-    Wanner II, Sec. IV.8, as in RADAU5), with :math:`κ = \max(10ε/\mathrm{rtol},
-    \min(0.03, \mathrm{rtol}^{1/2}))` (scipy's ``Radau``). It gives up — returns None —
+    :math:`η_k \|δ_k\| \le κ`, :math:`η_k = q_k / (1 - q_k)` (the error left, Hairer &
+    Wanner II, Sec. IV.8), with :math:`κ = \max(10ε/\mathrm{rtol},
+    \min(0.03, \mathrm{rtol}^{1/2}))` (scipy's ``Radau``) — so never before a rate has
+    been measured, in the second iteration. (RADAU5 may stop after one, with a rate carried
+    over from the last solve; but with ``J`` kept from an earlier step that misses a
+    problem that has changed — a rate constant that jumps from -1e4 to -0.1 — and the
+    error estimate, filtered with the same old ``J``, then misses it too:
+    ``tests/test_ode_stiff_adaptive.py`` has that problem.) It gives up — returns None —
     when :math:`q_k \ge 1`, when :math:`q_k^{k_{max}-k} \|δ_k\| / (1 - q_k) > κ` (it
     would not converge in the iterations left), or after ``max_iters``.
     """
@@ -133,7 +137,6 @@ class StageNewton:
         self.evaluator, self.backend, self.jacobian, self.stats = (
             evaluator, backend, jacobian, stats)
         self.max_iters = max_iters
-        self.eta = 1.0
         self.tol = 0.03
 
     def set_tolerance(self, rtol):
@@ -145,7 +148,6 @@ class StageNewton:
         """``(Y, rate, iterations)``, or None if Newton fails."""
         backend, evaluator, stats = self.backend, self.evaluator, self.stats
         y = guess
-        eta = max(self.eta, backend.eps) ** 0.8
         previous, rate = None, 0.0
         for k in range(1, self.max_iters + 1):
             f_y = evaluator(t, y)
@@ -159,13 +161,10 @@ class StageNewton:
                 rate = norm / previous if previous > 0 else 0.0
                 if rate >= 1.0 or rate ** (self.max_iters - k) / (1.0 - rate) * norm > self.tol:
                     break
-                eta = rate / (1.0 - rate)
             y = y + delta
-            if norm == 0.0 or eta * norm <= self.tol:
-                self.eta = eta
+            if norm == 0.0 or (previous is not None and rate / (1.0 - rate) * norm <= self.tol):
                 return y, rate, k
             previous = norm
-        self.eta = 1.0
         return None
 
 
