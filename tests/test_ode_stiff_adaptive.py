@@ -21,7 +21,8 @@ from course_utils.problems import get_problem, list_problems
 
 PAIRS = ["radau5", "kvaerno3", "sdirk4", "trbdf2", "rosenbrock23"]
 STIFF = PAIRS + ["auto"]
-ORDERS = {"radau5": (5, 3), "kvaerno3": (3, 2), "sdirk4": (4, 3), "trbdf2": (2, 3), "rosenbrock23": (2, 3)}
+ORDERS = {"radau5": (5, 3), "kvaerno3": (3, 2), "sdirk4": (4, 3), "trbdf2": (2, 3),
+          "rosenbrock23": (2, 3)}
 
 
 def one_step(method, func, y0, t0, h, tol=1e-9, jac=None):

@@ -83,6 +83,21 @@ class JacobianState:
     def is_fresh(self, t, y):
         return self.where is not None and self.where[0] == t and self.where[1] is y
 
+    def attempt(self, t, y, f, newton_step):
+        """Run ``newton_step()`` (a step's Newton solve, None if it fails) at ``(t, y)``.
+
+        ``J`` is evaluated first if there is none or the last solve asked for a new one;
+        if Newton fails with an old ``J`` it is retried once with a fresh one. Returns
+        None when it failed with a fresh ``J`` (the step is then rejected).
+        """
+        if self.matrix is None or (self.refresh_wanted and not self.is_fresh(t, y)):
+            self.evaluate(t, y, f)
+        while True:
+            result = newton_step()
+            if result is not None or self.is_fresh(t, y):
+                return result
+            self.evaluate(t, y, f)  # Newton failed with an old J: retry with a new one
+
     def factor(self, gamma_h):
         if self.factors is None or gamma_h != self.factored_for:
             backend = self.backend
@@ -168,7 +183,15 @@ class StageNewton:
         return None
 
 
-class AdaptiveDIRK:
+class _NewtonStages:
+    """What the Newton-based steps share: the tolerances, which also set Newton's."""
+
+    def set_tolerances(self, rtol, atol):
+        self.rtol, self.atol = rtol, atol
+        self.newton.set_tolerance(rtol)
+
+
+class AdaptiveDIRK(_NewtonStages):
     r"""One step of an embedded diagonally implicit pair, Newton stages, filtered estimate.
 
     With :math:`r_i = y + h\sum_{j<i} a_{ij}k_j`, an explicit stage (``a_ii = 0``) is
@@ -203,22 +226,10 @@ class AdaptiveDIRK:
         self.filter_error = abs(stability_at_infinity(tableau.a, tableau.b_hat)) > 1e-6
         self.rtol, self.atol = 1e-7, 1e-9
 
-    def set_tolerances(self, rtol, atol):
-        self.rtol, self.atol = rtol, atol
-        self.newton.set_tolerance(rtol)
-
     def step(self, t, h, t_new, y, f):
         if f is None:
             f = self.evaluator(t, y)
-        jacobian = self.jacobian
-        if jacobian.matrix is None or (jacobian.refresh_wanted
-                                       and not jacobian.is_fresh(t, y)):
-            jacobian.evaluate(t, y, f)
-        while True:
-            result = self._attempt(t, h, t_new, y, f)
-            if result is not None or jacobian.is_fresh(t, y):
-                break
-            jacobian.evaluate(t, y, f)  # Newton failed with an old J: retry with a new one
+        result = self.jacobian.attempt(t, y, f, lambda: self._attempt(t, h, t_new, y, f))
         if result is None:  # failed with a fresh J: the controller rejects, smaller h
             return StepResult(y, f, None, None)
         return result
@@ -327,7 +338,7 @@ class Rosenbrock23:
         return y + (k1 * w1 + k2 * w2) * h
 
 
-class Radau5:
+class Radau5(_NewtonStages):
     r"""One step of the Radau IIA method of order 5 (``radau5``): three coupled stages.
 
     The stage increments :math:`z_i = Y_i - y` solve :math:`(A^{-1} \otimes I) Z = hF(Z)`.
@@ -377,25 +388,15 @@ class Radau5:
         self.last = None  # (t, h, z) of the last attempt
         self.accepted = None  # (t, h, z) of the last accepted step
 
-    def set_tolerances(self, rtol, atol):
-        self.rtol, self.atol = rtol, atol
-        self.newton.set_tolerance(rtol)
-
     def step(self, t, h, t_new, y, f):
         if f is None:
             f = self.evaluator(t, y)
         retry = self.last is not None and self.last[0] == t
         if self.last is not None and not retry:  # the loop moved on: it was accepted
             self.accepted = self.last
-        jacobian = self.jacobian
-        if jacobian.matrix is None or (jacobian.refresh_wanted
-                                       and not jacobian.is_fresh(t, y)):
-            jacobian.evaluate(t, y, f)
-        while True:
-            result = self._attempt(t, h, t_new, y, f, improve=retry or self.accepted is None)
-            if result is not None or jacobian.is_fresh(t, y):
-                break
-            jacobian.evaluate(t, y, f)  # Newton failed with an old J: retry with a new one
+        improve = retry or self.accepted is None
+        result = self.jacobian.attempt(
+            t, y, f, lambda: self._attempt(t, h, t_new, y, f, improve=improve))
         if result is None:  # failed with a fresh J: the controller rejects, smaller h
             self.last = (t, h, None)
             return StepResult(y, f, None, None)

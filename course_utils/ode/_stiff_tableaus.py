@@ -20,9 +20,9 @@ References
 """
 
 import math
+from fractions import Fraction as F
 
 import numpy as np
-from fractions import Fraction as F
 
 from ._tableaus import ButcherTableau
 
