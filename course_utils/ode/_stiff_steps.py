@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from ._controllers import _all_positive
 from ._kernels import nonzero_pairs
 from ._steps import StepResult, _hermite_from, lincomb
 from ._stiff_tableaus import RADAU5, ROSENBROCK23_D, ROSENBROCK23_E32
@@ -184,10 +185,16 @@ class StageNewton:
 
 
 class _NewtonStages:
-    """What the Newton-based steps share: the tolerances, which also set Newton's."""
+    """What the Newton-based steps share: the tolerances, which also set Newton's.
+
+    ``floor`` is ``atol`` plus, when ``atol`` is 0 somewhere, ε⁴ (as the controller does):
+    a component that is exactly 0 would otherwise make Newton's scaled norm 0/0.
+    """
 
     def set_tolerances(self, rtol, atol):
         self.rtol, self.atol = rtol, atol
+        tiny = 0.0 if _all_positive(atol) else float(self.backend.eps) ** 4
+        self.floor = atol + tiny if tiny else atol
         self.newton.set_tolerance(rtol)
 
 
@@ -224,7 +231,7 @@ class AdaptiveDIRK(_NewtonStages):
         self.e = nonzero_pairs(tableau.error_weights)
         self.stiffly_accurate = bool(np.array_equal(tableau.a[-1], tableau.b))
         self.filter_error = abs(stability_at_infinity(tableau.a, tableau.b_hat)) > 1e-6
-        self.rtol, self.atol = 1e-7, 1e-9
+        self.rtol, self.atol, self.floor = 1e-7, 1e-9, 1e-9
 
     def step(self, t, h, t_new, y, f):
         if f is None:
@@ -239,7 +246,7 @@ class AdaptiveDIRK(_NewtonStages):
         gamma_h = h * self.gamma
         jacobian.factor(gamma_h)
         with backend.no_grad():
-            scale = self.atol + self.rtol * backend.abs(backend.detach(y))
+            scale = self.floor + self.rtol * backend.abs(backend.detach(y))
         ks = []
         k_previous, stage_value = f, y
         worst_rate, most_iters = 0.0, 0
@@ -360,7 +367,8 @@ class Radau5(_NewtonStages):
     notice either.
 
     The error estimate :math:`(I - hγ_0J)^{-1}[γ_0 h f(t, y) + \sum_j e_j z_j]` is the
-    filtered difference to an order-3 formula; on the first step and after a rejection,
+    filtered difference to an order-3 formula; on a step without a Newton guess (the
+    first, or the first after dopri5 in `auto`) and after a rejection,
     if it is above tolerance it is recomputed once with :math:`f(t, y + \mathrm{err})`
     in place of :math:`f(t, y)`, which removes its stiff components (Hairer & Wanner II,
     Sec. IV.8, eqs. (8.19)–(8.20)). Dense output: the collocation polynomial.
@@ -384,7 +392,7 @@ class Radau5(_NewtonStages):
         self.e = [float(v) for v in data.error_weights]
         self.dense = [[float(v) for v in row] for row in data.dense]
         self.newton = StageNewton(evaluator, backend, jacobian, stats, max_iters)
-        self.rtol, self.atol = 1e-7, 1e-9
+        self.rtol, self.atol, self.floor = 1e-7, 1e-9, 1e-9
         self.last = None  # (t, h, z) of the last attempt
         self.accepted = None  # (t, h, z) of the last accepted step
 
@@ -437,10 +445,11 @@ class Radau5(_NewtonStages):
         jacobian.factor_pair(g_real, g_complex)
         with backend.no_grad():
             y_detached = backend.detach(y)
-            scale = self.atol + self.rtol * backend.abs(y_detached)
+            scale = self.floor + self.rtol * backend.abs(y_detached)
         z = self._guess(t, h, y)
-        if z is None:
+        if z is None:  # the first step, or the first after dopri5 (auto): refine as well
             z = [y * 0.0 for _ in self.c]
+            improve = True
         w_real = self._combine(self.v_inverse_real, z)
         w_complex = self._combine(self.v_inverse_complex, z)
         times = [t_new if c == 1.0 else t + c * h for c in self.c]
@@ -479,7 +488,7 @@ class Radau5(_NewtonStages):
             if improve:
                 abs_new = backend.abs(backend.detach(y_new))
                 big = backend.maximum(backend.abs(y_detached), abs_new)
-                ratio = backend.rms(error / (self.atol + self.rtol * big))
+                ratio = backend.rms(error / (self.floor + self.rtol * big))
                 if ratio > 1.0:
                     f_shifted = backend.detach(evaluator(t, y_detached + error))
                     error = jacobian.solve(f_shifted * (self.gamma0 * h) + stiff_part)
