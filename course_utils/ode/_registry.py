@@ -482,7 +482,8 @@ class AdaptiveStiffMethod(OdeMethod):
         from ._switching import StiffController
 
         step.set_tolerances(rtol, atol)
-        return StiffController(self.error_order, rtol, atol, first_step=options.first_step)
+        return StiffController(self.error_order, rtol, atol, first_step=options.first_step,
+                               predictive=self.kind == "radau5")
 
 
 class AutoSwitchingMethod(OdeMethod):
