@@ -182,20 +182,30 @@ class PIController:
         self.t0, self.t_end = t0, t_end
         self.direction = 1.0 if t_end > t0 else -1.0
         # with atol = 0 a component that stays exactly 0 would divide 0 by 0
-        self.tiny = 0.0 if _all_positive(self.atol) else float(backend.eps) ** 4
+        self.tiny = zero_atol_floor(self.atol, backend.eps)
         return self
 
     # -- the PI formula
     def accept_factor(self, error_ratio):
         """Factor for the next step after an accepted step."""
         error_ratio = max(error_ratio, 1e-10)
-        factor = self.safety * error_ratio**-self.alpha * self.previous_error**self.beta
+        factor = self.safety * error_ratio**-self.alpha * self.trend(error_ratio)
         factor = min(self.ifactor, max(self.dfactor, factor))
         if self.rejected_last:
             factor = min(1.0, factor)
-        self.previous_error = max(error_ratio, 1e-4)
         self.rejected_last = False
         return factor
+
+    def trend(self, error_ratio):
+        """The history term of the formula, ``err_{n-1}^β``; remembers ``err_n``."""
+        term = self.previous_error**self.beta
+        self.previous_error = max(error_ratio, 1e-4)
+        return term
+
+    def forget_history(self):
+        """Start afresh (``odeint(method="auto")`` hands the solve to this controller)."""
+        self.abs_y = None  # |y_n| is recomputed from the next step's y
+        self.previous_error, self.rejected_last = 1.0, False
 
     def reject_factor(self, error_ratio):
         """Factor for retrying a rejected step (``error_ratio`` > 1 or NaN)."""
@@ -280,6 +290,12 @@ class PIController:
             self.non_finite_seen = True
         self.h_abs = max(abs(h) * self.reject_factor(ratio), self.min_step)
         return False
+
+
+def zero_atol_floor(atol, eps):
+    """ε⁴ where ``atol`` is 0 somewhere, else 0: added to ``atol``, it keeps a component
+    that stays exactly 0 from making a scaled norm 0/0 (``rtol`` alone scales it by 0)."""
+    return 0.0 if _all_positive(atol) else float(eps) ** 4
 
 
 def _all_positive(value):

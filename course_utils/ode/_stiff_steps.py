@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ._controllers import _all_positive
+from ._controllers import zero_atol_floor
 from ._kernels import nonzero_pairs
 from ._steps import StepResult, _hermite_from, lincomb
 from ._stiff_tableaus import RADAU5, ROSENBROCK23_D, ROSENBROCK23_E32
@@ -61,7 +61,8 @@ class JacobianState:
         self.matrix = None
         self.factors = None  # the LU factors for `factored_for`, the last γh factorised
         self.factored_for = None
-        self._other = {}  # γh -> factors, for a method with more than one (radau5)
+        self.other_factors = None  # radau5's second (complex) system, for `other_for`
+        self.other_for = None
         self.where = None  # (t, y) J was evaluated at
         self.refresh_wanted = False
         self._norm = None
@@ -75,8 +76,7 @@ class JacobianState:
         else:
             self.matrix = backend.jacobian(self.evaluator, t, backend.detach(y),
                                            backend.detach(f))
-        self.factors = None
-        self._other = {}
+        self.factors = self.other_factors = None
         self.where = (t, y)
         self.refresh_wanted = False
         self._norm = None
@@ -110,18 +110,18 @@ class JacobianState:
         """Factorise ``I - γhJ`` for two values (``other`` may be complex): radau5's two
         systems; ``solve_other`` applies the second."""
         self.factor(gamma_h)
-        if other_gamma_h not in self._other:
+        if self.other_factors is None or other_gamma_h != self.other_for:
             backend = self.backend
-            self._other = {other_gamma_h: backend.lu_factor(
-                backend.newton_matrix(self.matrix, other_gamma_h))}
+            self.other_factors = backend.lu_factor(
+                backend.newton_matrix(self.matrix, other_gamma_h))
+            self.other_for = other_gamma_h
             self.stats.num_lu += 1
-        self._other_factors = self._other[other_gamma_h]
 
     def solve(self, rhs):
         return self.backend.lu_solve(self.factors, rhs)
 
     def solve_other(self, rhs):
-        return self.backend.lu_solve(self._other_factors, rhs)
+        return self.backend.lu_solve(self.other_factors, rhs)
 
     def norm(self):
         """``‖J‖∞`` (an upper bound of its spectral radius), a Python float."""
@@ -160,25 +160,39 @@ class StageNewton:
         eps = self.backend.eps
         self.tol = 0.03 if rtol <= 0 else max(10.0 * eps / rtol, min(0.03, math.sqrt(rtol)))
 
+    def rate(self, k, norm, previous):
+        """The contraction rate after iteration ``k`` (0.0 after the first), or None when
+        Newton should give up: a non-finite increment, divergence, or too slow to
+        converge in the iterations left."""
+        if not math.isfinite(norm):
+            return None
+        if previous is None:
+            return 0.0
+        rate = norm / previous if previous > 0 else 0.0
+        if rate >= 1.0 or rate ** (self.max_iters - k) / (1.0 - rate) * norm > self.tol:
+            return None
+        return rate
+
+    def converged(self, norm, previous, rate):
+        """Done once the error left, ``rate/(1 - rate)·‖δ‖``, is within the tolerance."""
+        return norm == 0.0 or (previous is not None and rate / (1.0 - rate) * norm <= self.tol)
+
     def solve(self, t, rhs, gamma_h, guess, scale):
         """``(Y, rate, iterations)``, or None if Newton fails."""
         backend, evaluator, stats = self.backend, self.evaluator, self.stats
         y = guess
-        previous, rate = None, 0.0
+        previous = None
         for k in range(1, self.max_iters + 1):
             f_y = evaluator(t, y)
             stats.num_newton_iters += 1
             delta = self.jacobian.solve(rhs - y + f_y * gamma_h)
             with backend.no_grad():
                 norm = backend.rms(backend.detach(delta) / scale)
-            if not math.isfinite(norm):
+            rate = self.rate(k, norm, previous)
+            if rate is None:
                 break
-            if previous is not None:
-                rate = norm / previous if previous > 0 else 0.0
-                if rate >= 1.0 or rate ** (self.max_iters - k) / (1.0 - rate) * norm > self.tol:
-                    break
             y = y + delta
-            if norm == 0.0 or (previous is not None and rate / (1.0 - rate) * norm <= self.tol):
+            if self.converged(norm, previous, rate):
                 return y, rate, k
             previous = norm
         return None
@@ -191,9 +205,11 @@ class _NewtonStages:
     a component that is exactly 0 would otherwise make Newton's scaled norm 0/0.
     """
 
+    rtol, atol, floor = 1e-7, 1e-9, 1e-9  # until `set_tolerances` (the controller's)
+
     def set_tolerances(self, rtol, atol):
         self.rtol, self.atol = rtol, atol
-        tiny = 0.0 if _all_positive(atol) else float(self.backend.eps) ** 4
+        tiny = zero_atol_floor(atol, self.backend.eps)
         self.floor = atol + tiny if tiny else atol
         self.newton.set_tolerance(rtol)
 
@@ -231,7 +247,6 @@ class AdaptiveDIRK(_NewtonStages):
         self.e = nonzero_pairs(tableau.error_weights)
         self.stiffly_accurate = bool(np.array_equal(tableau.a[-1], tableau.b))
         self.filter_error = abs(stability_at_infinity(tableau.a, tableau.b_hat)) > 1e-6
-        self.rtol, self.atol, self.floor = 1e-7, 1e-9, 1e-9
 
     def step(self, t, h, t_new, y, f):
         if f is None:
@@ -386,13 +401,13 @@ class Radau5(_NewtonStages):
         self.mu_real, self.mu_complex = data.mu_real, data.mu_complex
         self.v_real = [float(v) for v in data.v_real]
         self.v_complex = [complex(v) for v in data.v_complex]
-        self.v_inverse_real = [float(v) for v in data.v_inverse_real]
-        self.v_inverse_complex = [complex(v) for v in data.v_inverse_complex]
+        # ((j, coefficient), ...) for `lincomb`: rows of V⁻¹ and the error weights
+        self.v_inverse_real = tuple(enumerate(float(v) for v in data.v_inverse_real))
+        self.v_inverse_complex = tuple(enumerate(complex(v) for v in data.v_inverse_complex))
         self.gamma0 = data.gamma0
-        self.e = [float(v) for v in data.error_weights]
+        self.e = tuple(enumerate(float(v) for v in data.error_weights))
         self.dense = [[float(v) for v in row] for row in data.dense]
         self.newton = StageNewton(evaluator, backend, jacobian, stats, max_iters)
-        self.rtol, self.atol, self.floor = 1e-7, 1e-9, 1e-9
         self.last = None  # (t, h, z) of the last attempt
         self.accepted = None  # (t, h, z) of the last accepted step
 
@@ -402,20 +417,18 @@ class Radau5(_NewtonStages):
         retry = self.last is not None and self.last[0] == t
         if self.last is not None and not retry:  # the loop moved on: it was accepted
             self.accepted = self.last
-        improve = retry or self.accepted is None
         result = self.jacobian.attempt(
-            t, y, f, lambda: self._attempt(t, h, t_new, y, f, improve=improve))
+            t, y, f, lambda: self._attempt(t, h, t_new, y, f, improve=retry))
         if result is None:  # failed with a fresh J: the controller rejects, smaller h
             self.last = (t, h, None)
             return StepResult(y, f, None, None)
         self.last = (t, h, result.stages)
         return result
 
-    def _combine(self, coefficients, vectors):
-        total = None
-        for a, v in zip(coefficients, vectors):
-            total = v * a if total is None else total + v * a
-        return total
+    def _collocation(self, z, theta):
+        """``Σ_i L_i(θ) z_i``: the collocation polynomial through the stage increments."""
+        weights = [sum(d * theta ** (k + 1) for k, d in enumerate(row)) for row in self.dense]
+        return lincomb(None, 1.0, tuple(enumerate(weights)), z)
 
     def _from_w(self, w_real, w_complex):
         """``z_i = V_i,real w_real + 2 Re(V_i,complex w_complex)``."""
@@ -429,14 +442,9 @@ class Radau5(_NewtonStages):
         t_old, h_old, z_old = previous
         if abs(t_old + h_old - t) > 1e-8 * max(abs(h_old), abs(t)):
             return None
-        z_end = z_old[-1]
-        guess = []
-        for c in self.c:
-            theta = 1.0 + c * h / h_old
-            u = self._combine([sum(d * theta ** (k + 1) for k, d in enumerate(row))
-                               for row in self.dense], z_old)
-            guess.append(u - z_end)
-        return guess
+        # the polynomial through y_old (θ = 0) and the old stages, continued past θ = 1,
+        # minus its value there, z_old[-1] = y - y_old
+        return [self._collocation(z_old, 1.0 + c * h / h_old) - z_old[-1] for c in self.c]
 
     def _attempt(self, t, h, t_new, y, f, improve):
         backend, evaluator, jacobian, stats = (
@@ -450,30 +458,26 @@ class Radau5(_NewtonStages):
         if z is None:  # the first step, or the first after dopri5 (auto): refine as well
             z = [y * 0.0 for _ in self.c]
             improve = True
-        w_real = self._combine(self.v_inverse_real, z)
-        w_complex = self._combine(self.v_inverse_complex, z)
+        w_real = lincomb(None, 1.0, self.v_inverse_real, z)
+        w_complex = lincomb(None, 1.0, self.v_inverse_complex, z)
         times = [t_new if c == 1.0 else t + c * h for c in self.c]
-        tol = self.newton.tol
-        previous, rate, converged = None, 0.0, False
+        newton = self.newton
+        previous, converged = None, False
         for k in range(1, self.max_iters + 1):
             fs = [evaluator(ti, y + zi) for ti, zi in zip(times, z)]
             stats.num_newton_iters += 1
-            d_real = jacobian.solve(
-                self._combine(self.v_inverse_real, fs) * g_real - w_real)
+            d_real = jacobian.solve(lincomb(-w_real, g_real, self.v_inverse_real, fs))
             d_complex = jacobian.solve_other(
-                self._combine(self.v_inverse_complex, fs) * g_complex - w_complex)
+                lincomb(-w_complex, g_complex, self.v_inverse_complex, fs))
             with backend.no_grad():
                 dz = self._from_w(backend.detach(d_real), backend.detach(d_complex))
                 norm = math.sqrt(sum(backend.rms(d / scale) ** 2 for d in dz) / 3.0)
-            if not math.isfinite(norm):
+            rate = newton.rate(k, norm, previous)
+            if rate is None:
                 break
-            if previous is not None:
-                rate = norm / previous if previous > 0 else 0.0
-                if rate >= 1.0 or rate ** (self.max_iters - k) / (1.0 - rate) * norm > tol:
-                    break
             w_real, w_complex = w_real + d_real, w_complex + d_complex
             z = self._from_w(w_real, w_complex)
-            if norm == 0.0 or (previous is not None and rate / (1.0 - rate) * norm <= tol):
+            if newton.converged(norm, previous, rate):
                 converged = True
                 break
             previous = norm
@@ -483,7 +487,7 @@ class Radau5(_NewtonStages):
         y_new = y + z[-1]
         with backend.no_grad():
             zd = [backend.detach(zi) for zi in z]
-            stiff_part = self._combine(self.e, zd)
+            stiff_part = lincomb(None, 1.0, self.e, zd)
             error = jacobian.solve(backend.detach(f) * (self.gamma0 * h) + stiff_part)
             if improve:
                 abs_new = backend.abs(backend.detach(y_new))
@@ -495,5 +499,4 @@ class Radau5(_NewtonStages):
         return StepResult(y_new, f, None, error, tuple(z))
 
     def interpolate(self, t, h, y, result, theta):
-        weights = [sum(d * theta ** (k + 1) for k, d in enumerate(row)) for row in self.dense]
-        return y + self._combine(weights, result.stages)
+        return y + self._collocation(result.stages, theta)

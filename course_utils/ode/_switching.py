@@ -10,14 +10,16 @@ of ``I - hγJ`` serve the next step too (Hairer & Wanner II, Sec. IV.8, RADAU5's
 spirit of Petzold's LSODA (SIAM J. Sci. Stat. Comput. 4, 1983): it starts with dopri5
 and reads Hairer's stiffness estimate ``h·|λ|`` (``_controllers.StiffnessDetector``) on
 every step, which costs no evaluation of ``f``. After ``needed`` = 5 readings in a row
-above dopri5's stability limit (3.25) it switches to the stiff method (radau5) instead of
-stopping — and also when 6 of dopri5's last 10 attempts were rejected (at loose
-tolerances an unstable explicit solution can blow up, accepted and rejected steps
-alternating, before the test has its readings). While stiff, after every accepted step
-it bounds the spectral radius of ``J`` by ``‖J‖∞`` (the Jacobian the stiff method holds
-anyway): when ``|h|·‖J‖∞`` stays below half of dopri5's limit for ``leave_after`` = 15
-steps in a row, the explicit method could take the same steps stably, so it switches
-back. Every switch is recorded in ``stats.switches`` as ``(t, method)``.
+above 80 % of dopri5's stability limit (``enter_above``: at tight tolerances its
+controller creeps up to the limit, 3.25, from below) it switches to the stiff method
+(radau5) instead of stopping — and also when 6 of dopri5's last 10 attempts were
+rejected (at loose tolerances an unstable explicit solution can blow up, accepted and
+rejected steps alternating, before the test has its readings). While stiff, after every
+accepted step it bounds the spectral radius of ``J`` by ``‖J‖∞`` (the Jacobian the stiff
+method holds anyway): when ``|h|·‖J‖∞`` stays below half of dopri5's limit for
+``leave_after`` = 15 steps in a row, the explicit method could take the same steps
+stably, so it switches back. Every switch is recorded in ``stats.switches`` as
+``(t, method)``.
 """
 
 from ._controllers import PIController, StiffnessDetector
@@ -46,12 +48,11 @@ class StiffController(PIController):
     them (on the stiff benchmark: 31 % fewer LUs for 3 % more evaluations).
     """
 
-    h_last = None  # |h| and error ratio of the last accepted step (predictive only)
-
     def __init__(self, *args, predictive=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.predictive = predictive
         self.hold_from = 0.9 if predictive else 1.0
+        self.h_last = None  # |h| and error ratio of the last accepted step (predictive)
 
     def judge(self, result, y, h):
         if result.error is None:  # Newton failed, even with a fresh Jacobian
@@ -64,20 +65,19 @@ class StiffController(PIController):
             self.h_abs = abs(h)
         return accepted
 
-    def accept_factor(self, error_ratio):
+    def trend(self, error_ratio):
         if not self.predictive:
-            return super().accept_factor(error_ratio)
-        error_ratio = max(error_ratio, 1e-10)
-        factor = self.safety * error_ratio ** -self.alpha
+            return super().trend(error_ratio)
+        term = 1.0
         if self.h_last is not None:
             h_last, error_last = self.h_last
-            factor *= min(1.0, self._h / h_last * (error_last / error_ratio) ** self.alpha)
-        factor = min(self.ifactor, max(self.dfactor, factor))
-        if self.rejected_last:
-            factor = min(1.0, factor)
+            term = min(1.0, self._h / h_last * (error_last / error_ratio) ** self.alpha)
         self.h_last = (self._h, error_ratio)
-        self.rejected_last = False
-        return factor
+        return term
+
+    def forget_history(self):
+        super().forget_history()
+        self.h_last = None
 
 
 class SwitchingStep:
@@ -189,9 +189,7 @@ class SwitchingController:
         new = self.current
         new.h_abs = old.h_abs
         self.outcomes = []
-        new.abs_y = None  # |y_n| is recomputed from the next step's y
-        new.previous_error, new.rejected_last = 1.0, False
-        new.h_last = None  # (the predictive controller's history is the other method's)
+        new.forget_history()  # its error history is from before the other method's steps
         self.detector = StiffnessDetector(self.stats)
         self.nonstiff_run = 0
         name = self.names[1] if to is self.step.stiff else self.names[0]
