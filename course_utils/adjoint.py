@@ -178,6 +178,33 @@ def _backward_tolerances(torch, settings, num_state, num_params, dtype, device):
     return rtols, atols
 
 
+def _state_times_and_settings(y0, t, method, rtol, atol, options, solver_options,
+                              adjoint_method, adjoint_rtol, adjoint_atol,
+                              adjoint_step_size, adjoint_options):
+    """What every adjoint entry point checks and builds alike: ``y0`` a floating-point
+    tensor, ``t`` as a tensor of its dtype and device, and the forward and backward
+    solves' settings (``(t, forward_kwargs, backward_kwargs)``)."""
+    import torch
+
+    if not (isinstance(y0, torch.Tensor) and y0.is_floating_point()):
+        raise ValueError(
+            f"`y0` must be a floating-point torch tensor, got {type(y0).__name__}"
+            + (f" of dtype {y0.dtype}" if isinstance(y0, torch.Tensor) else "")
+            + "; the adjoint method differentiates torch computations."
+        )
+    if not isinstance(t, torch.Tensor):
+        t = torch.as_tensor(t, dtype=y0.dtype, device=y0.device)
+    elif not t.is_floating_point():
+        t = t.to(y0.dtype)
+    forward_kwargs = dict(solver_options, method=method, rtol=rtol, atol=atol,
+                          options=options)
+    backward_kwargs = _backward_settings(
+        method, rtol, atol, options, solver_options, adjoint_method, adjoint_rtol,
+        adjoint_atol, adjoint_step_size, adjoint_options,
+    )
+    return t, forward_kwargs, backward_kwargs
+
+
 def _backward_settings(method, rtol, atol, options, solver_options, adjoint_method,
                        adjoint_rtol, adjoint_atol, adjoint_step_size, adjoint_options):
     """The backward solve's odeint keywords, validated now (not in ``.backward()``).
@@ -476,29 +503,16 @@ def odeint_adjoint(
         atol = structure.tolerance(atol, "atol")
         if adjoint_params is None:
             adjoint_params = tuple(user_func.parameters())
-    if not (isinstance(y0, torch.Tensor) and y0.is_floating_point()):
-        raise ValueError(
-            f"`y0` must be a floating-point torch tensor, got {type(y0).__name__}"
-            + (f" of dtype {y0.dtype}" if isinstance(y0, torch.Tensor) else "")
-            + "; the adjoint method differentiates torch computations."
-        )
+    t, forward_kwargs, backward_kwargs = _state_times_and_settings(
+        y0, t, method, rtol, atol, options, solver_options, adjoint_method, adjoint_rtol,
+        adjoint_atol, adjoint_step_size, adjoint_options,
+    )
     candidates = tuple(func.parameters()) if adjoint_params is None else tuple(adjoint_params)
     for index, p in enumerate(candidates):
         if not isinstance(p, torch.Tensor):
             raise ValueError(f"`adjoint_params[{index}]` is a {type(p).__name__}, not a tensor.")
     # as torchdiffeq: tensors that do not require grad get no gradient and are skipped
     params = tuple(p for p in candidates if p.requires_grad)
-    if not isinstance(t, torch.Tensor):
-        t = torch.as_tensor(t, dtype=y0.dtype, device=y0.device)
-    elif not t.is_floating_point():
-        t = t.to(y0.dtype)
-
-    forward_kwargs = dict(solver_options, method=method, rtol=rtol, atol=atol,
-                          options=options)
-    backward_kwargs = _backward_settings(
-        method, rtol, atol, options, solver_options, adjoint_method, adjoint_rtol,
-        adjoint_atol, adjoint_step_size, adjoint_options,
-    )
     seminorm = bool(seminorm) or backward_kwargs.pop("_seminorm", False)
 
     if event_fn is not None:  # the event time first (no graph), then the adjoint solve to it

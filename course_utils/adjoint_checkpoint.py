@@ -44,7 +44,7 @@ from __future__ import annotations
 import bisect
 import math
 
-from .adjoint import AdjointStats, _accumulate, _backward_settings, adjoint_dynamics
+from .adjoint import AdjointStats, _accumulate, _state_times_and_settings, adjoint_dynamics
 
 __all__ = ["odeint_interpolated_adjoint", "DenseSolution", "solve_dense"]
 
@@ -380,11 +380,10 @@ def odeint_interpolated_adjoint(
             "parameters can be found: wrap the function in a module whose forward(t, y) "
             "computes it, or differentiate with gradient='backprop'."
         )
-    if not (isinstance(y0, torch.Tensor) and y0.is_floating_point()):
-        raise ValueError(
-            f"`y0` must be a floating-point torch tensor, got {type(y0).__name__}; the "
-            "adjoint method differentiates torch computations."
-        )
+    t, forward_kwargs, backward_kwargs = _state_times_and_settings(
+        y0, t, method, rtol, atol, options, solver_options, adjoint_method, adjoint_rtol,
+        adjoint_atol, adjoint_step_size, adjoint_options,
+    )
     if adjoint_params is None:
         params = tuple(p for p in func.parameters() if p.requires_grad)
     else:
@@ -395,16 +394,6 @@ def odeint_interpolated_adjoint(
                     f"`adjoint_params[{index}]` does not require grad: leave it out of "
                     "`adjoint_params`, or call `.requires_grad_(True)` on it."
                 )
-    if not isinstance(t, torch.Tensor):
-        t = torch.as_tensor(t, dtype=y0.dtype, device=y0.device)
-    elif not t.is_floating_point():
-        t = t.to(y0.dtype)
-    forward_kwargs = dict(solver_options, method=method, rtol=rtol, atol=atol,
-                          options=options)
-    backward_kwargs = _backward_settings(
-        method, rtol, atol, options, solver_options, adjoint_method, adjoint_rtol,
-        adjoint_atol, adjoint_step_size, adjoint_options,
-    )
     if backward_kwargs["method"].implicit:
         raise ValueError(
             f"`adjoint_method` {backward_kwargs['method'].name!r} is implicit; the "
